@@ -1,0 +1,5 @@
+"""``python -m mmsight`` runs the command line."""
+
+from mmsight.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Figures (matplotlib, Agg backend): radar maps, point clouds, skeletons."""
