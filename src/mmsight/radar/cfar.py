@@ -101,8 +101,8 @@ EdgePolicy = Literal["shrink", "exclude"]
 
 _CA_MODES = ("ca", "cago", "caso")
 _EDGES = ("shrink", "exclude")
-# Largest number of float values gathered at once by OS-CFAR (bounds memory to ~32 MB in float64).
-_OS_CHUNK_VALUES = 1 << 22
+# Number of window values OS-CFAR gathers and partitions at once (~64-128 kB, cache-sized).
+_OS_BLOCK_VALUES = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -465,13 +465,14 @@ def _half_boxes(train: tuple[int, ...], guard: tuple[int, ...], axis: int, lead:
     return tuple(o), tuple(i)
 
 
-def _lookup(keys: tuple[NDArray[np.int64], ...], fn) -> NDArray[np.float64]:
-    """Evaluate ``fn(*key)`` once per distinct key tuple and scatter back (keys are 1-D)."""
-    if keys[0].size == 0:
+def _lookup(keys: tuple[NDArray[np.int64], NDArray[np.int64]], fn) -> NDArray[np.float64]:
+    """Evaluate ``fn(a, b)`` once per distinct pair of the 1-D int arrays ``keys`` and scatter back."""
+    a, b = (np.asarray(k, dtype=np.int64) for k in keys)
+    if a.size == 0:
         return np.zeros(0, dtype=np.float64)
-    stacked = np.stack(keys, axis=1)
-    uniq, inv = np.unique(stacked, axis=0, return_inverse=True)
-    vals = np.array([fn(*map(int, row)) for row in uniq], dtype=np.float64)
+    base = int(b.max()) + 1
+    uniq, inv = np.unique(a * base + b, return_inverse=True)
+    vals = np.array([fn(int(u // base), int(u % base)) for u in uniq], dtype=np.float64)
     return vals[inv.reshape(-1)]
 
 
@@ -692,17 +693,35 @@ def _os_cfar(
     full = n_ref == n_full
     valid = n_ref >= 1 if edge == "shrink" else full
 
-    xp = _pad(x, half, cyc, np.nan)
+    # Order statistics are selections, so they are exact in the input's float dtype; float32
+    # input keeps float32 here (half the memory traffic).
+    sel_dtype = np.float32 if out_dtype == np.float32 else np.float64
+    xp = _pad(x.astype(sel_dtype, copy=False), half, cyc, np.nan)
     windows = sliding_window_view(xp, window)  # [*shape, *window]
     kth = np.full(x.shape, np.nan)
-    # Full-window cells: one k for all, partition in row chunks of bounded memory.
-    rows_per_chunk = max(1, _OS_CHUNK_VALUES // max(1, n_full * int(np.prod(x.shape[1:], dtype=np.int64))))
-    for r0 in range(0, x.shape[0], rows_per_chunk):
-        r1 = min(x.shape[0], r0 + rows_per_chunk)
-        if not full[r0:r1].any():
-            continue
-        vals = windows[r0:r1][..., footprint]  # [rows, *rest, n_full] (copy)
-        kth[r0:r1] = np.partition(vals, k - 1, axis=-1)[..., k - 1]
+    # Full-window cells: one k for all. np.partition over gathered windows, in blocks small
+    # enough to stay in cache (this matters more than anything else for speed).
+    if full.any():
+        n_rows = x.shape[0]
+        row_cells = int(np.prod(x.shape[1:], dtype=np.int64))
+        cells_per_block = max(1, _OS_BLOCK_VALUES // n_full)
+        rows_per_block = max(1, cells_per_block // row_cells)
+        cols_per_block = row_cells if ndim == 1 else max(1, min(row_cells, cells_per_block))
+        for r0 in range(0, n_rows, rows_per_block):
+            r1 = min(n_rows, r0 + rows_per_block)
+            if not full[r0:r1].any():
+                continue
+            for c0 in range(0, row_cells if ndim > 1 else 1, cols_per_block):
+                if ndim == 1:
+                    block = windows[r0:r1]
+                    target = (slice(r0, r1),)
+                else:
+                    c1 = min(row_cells, c0 + cols_per_block)
+                    block = windows[r0:r1, c0:c1]
+                    target = (slice(r0, r1), slice(c0, c1))
+                vals = block[..., footprint]  # [*block, n_full] (copy)
+                vals.partition(k - 1, axis=-1)
+                kth[target] = vals[..., k - 1]
     kth[~full] = np.nan
 
     alpha = np.full(x.shape, os_alpha(n_full, k, pfa))
