@@ -254,6 +254,7 @@ def import_mars(
         "points_per_frame_min": float(counts_per_frame.min()) if f_total else 0.0,
         "points_per_frame_max": float(counts_per_frame.max()) if f_total else 0.0,
         "frame_rate_hz_median": float(1.0 / np.median(dt)) if dt.size else 0.0,
+        "frame_rate_hz_mean": float(1.0 / np.mean(dt)) if dt.size else 0.0,
     }
     report.elapsed_s = time.perf_counter() - t_start
     return report

@@ -352,6 +352,7 @@ def import_radhar(
         "points_per_frame_min": float(ppf.min()) if ppf.size else 0.0,
         "points_per_frame_max": float(ppf.max()) if ppf.size else 0.0,
         "frame_rate_hz_median": float(1.0 / np.median(dts)) if dts.size else 0.0,
+        "frame_rate_hz_mean": float(1.0 / np.mean(dts)) if dts.size else 0.0,
     }
     report.elapsed_s = time.perf_counter() - t_start
     return report
