@@ -334,9 +334,12 @@ class DCA1000Reader:
 
         ``config`` is any object with attributes ``n_samples``, ``n_rx``, ``n_tx`` and
         ``n_loops`` (e.g. ``mmsight.radar.config.RadarConfig``); ``kwargs`` go to the
-        constructor (``complex``, ``layout``, ``strict``).
+        constructor (``complex``, ``layout``, ``strict``). If ``complex`` is not given and the
+        config has a boolean ``complex_sampling`` attribute, that is used.
         """
         n_tx = int(config.n_tx)
+        if "complex" not in kwargs and isinstance(getattr(config, "complex_sampling", None), bool):
+            kwargs["complex"] = config.complex_sampling
         return cls(
             path,
             n_samples=int(config.n_samples),
