@@ -266,7 +266,7 @@ def parse_radhar_text(data: bytes | bytearray | memoryview | str,
         want = _FIELDS[field][0] if field < len(_FIELDS) else _SEPARATOR
         raise fail(f"the input ends inside the message that starts at byte offset "
                    f"{record_start[0]} (line {record_start[1]}): expected {want!r}",
-                   n_text, lineno)
+                   n_text, lineno + 1 if text.endswith("\n") else lineno)
 
     n = len(pids)
     points = np.asarray(values, dtype=np.float64).reshape(n, len(RADHAR_COLUMNS))
