@@ -905,6 +905,17 @@ def _load_manifest(root: Path) -> dict[str, Any]:
     return data
 
 
+def _check_is_dataset(root: Path) -> None:
+    """Raise unless ``root/dataset.yaml`` parses and says ``format: mmsight-dataset`` (lenient on the
+    rest, so that a damaged dataset can still be overwritten)."""
+    try:
+        data = yaml.load((root / MANIFEST_NAME).read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatasetError(f"{root} does not look like an mmsight dataset ({exc}); refusing to delete it") from None
+    if not isinstance(data, dict) or data.get("format") != DATASET_FORMAT:
+        raise DatasetError(f"{root / MANIFEST_NAME} is not an mmsight manifest; refusing to delete {root}")
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
@@ -1041,12 +1052,14 @@ class DatasetWriter:
         plain_meta = _plain(dict(meta or {}), "meta")
         if self.path.exists() and not self.path.is_dir():
             raise DatasetError(f"{self.path} exists and is not a directory")
+        if self.path.is_dir() and not (self.path / MANIFEST_NAME).exists():
+            self._refuse_foreign_dir()
         self.path.mkdir(parents=True, exist_ok=True)
         with _locked(self.path):
             manifest_path = self.path / MANIFEST_NAME
             exists = manifest_path.exists()
             if exists and overwrite:
-                _load_manifest(self.path)  # refuse to delete something that is not a dataset
+                _check_is_dataset(self.path)  # refuse to delete something that is not a dataset
                 shutil.rmtree(self.seq_dir, ignore_errors=True)
                 manifest_path.unlink()
                 exists = False
@@ -1074,12 +1087,7 @@ class DatasetWriter:
                 self.manifest = manifest
                 self.removed_temps, _ = _sweep_temps(self.seq_dir)
             else:
-                others = [e for e in os.listdir(self.path) if e != LOCK_NAME]
-                if others:
-                    raise DatasetError(
-                        f"{self.path} is not empty and holds no {MANIFEST_NAME}; refusing to write a dataset "
-                        f"into it (found {sorted(others)[:5]})"
-                    )
+                self._refuse_foreign_dir()
                 self.seq_dir.mkdir(exist_ok=True)
                 from mmsight import __version__
 
@@ -1105,6 +1113,14 @@ class DatasetWriter:
                 }
                 _write_manifest(self.path, self.manifest)
                 self.removed_temps = []
+
+    def _refuse_foreign_dir(self) -> None:
+        others = [e for e in os.listdir(self.path) if e != LOCK_NAME]
+        if others:
+            raise DatasetError(
+                f"{self.path} is not empty and holds no {MANIFEST_NAME}, so it is not an mmsight dataset; "
+                f"refusing to write a dataset into it (found {sorted(others)[:5]})"
+            )
 
     # ---------------------------------------------------------------------------------------
 
