@@ -16,7 +16,9 @@ from .openradar import (
     OPENRADAR_FILES,
     OpenRadarChirpConfig,
     load_openradar_sample,
+    from_signed_int16,
     load_openradar_samples,
+    save_openradar_sample,
     to_signed_int16,
     virtual_to_adc_cube,
 )
@@ -71,5 +73,7 @@ __all__ = [
     "to_signed_int16",
     "load_openradar_sample",
     "load_openradar_samples",
+    "save_openradar_sample",
+    "from_signed_int16",
     "virtual_to_adc_cube",
 ]

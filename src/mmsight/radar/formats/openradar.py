@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dca1000 import atomic_file
 from .errors import RadarFormatError
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "to_signed_int16",
     "load_openradar_sample",
     "load_openradar_samples",
+    "save_openradar_sample",
+    "from_signed_int16",
     "virtual_to_adc_cube",
 ]
 
@@ -143,6 +146,25 @@ def to_signed_int16(values: np.ndarray) -> np.ndarray:
             )
         p = part.astype(np.int64)
         setattr(out, dst, np.where(p > 32767, p - _U16, p))
+    return out
+
+
+def from_signed_int16(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_signed_int16`: signed int16 I/Q -> ``complex128`` whose parts are the
+    unsigned 16-bit values (0..65535) as the captures store them.
+
+    Raises:
+        ValueError: a part that is not an integer in the int16 range.
+    """
+    a = np.asarray(values)
+    out = np.empty(a.shape, dtype=np.complex128)
+    for name, part, dst in (("real", np.real(a), "real"), ("imaginary", np.imag(a), "imag")):
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(part) & (part >= -32768) & (part <= 32767) & (part == np.round(part))
+        if not np.all(ok):
+            raise ValueError(f"{name} part has values that are not int16 integers")
+        p = part.astype(np.int64)
+        setattr(out, dst, np.where(p < 0, p + _U16, p))
     return out
 
 
@@ -276,6 +298,24 @@ def load_openradar_sample(path: str | os.PathLike[str]) -> np.ndarray:
     if p.lower().endswith(".npy"):
         return _load_npy(p)
     return _load_text(p)
+
+
+def save_openradar_sample(path: str | os.PathLike[str], samples: np.ndarray) -> None:
+    """Write signed int16 I/Q samples in the captures' form (unsigned values as complex floats),
+    as ``.npy`` or, for any other suffix, as text (one row per line of the array's last axis);
+    atomically. :func:`load_openradar_sample` reads the file back to the same values."""
+    stored = from_signed_int16(samples)
+    p = os.fspath(path)
+    with atomic_file(p) as f:
+        if p.lower().endswith(".npy"):
+            np.lib.format.write_array(f, stored, allow_pickle=False)
+            return
+        if stored.ndim > 2:
+            raise ValueError("text captures hold 1-D or 2-D arrays")
+        rows = stored.reshape(-1, 1) if stored.ndim == 1 else np.atleast_2d(stored)
+        for row in rows:
+            line = " ".join(f" ({v.real:.18e}{v.imag:+.18e}j)" for v in row)
+            f.write((line + "\n").encode("ascii"))
 
 
 def load_openradar_samples(directory: str | os.PathLike[str]) -> dict[str, np.ndarray]:
