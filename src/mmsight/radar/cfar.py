@@ -381,14 +381,23 @@ def _check_cyclic_lengths(shape: tuple[int, ...], half: tuple[int, ...], wrap: t
 
 
 def _pad(x: NDArray, widths: tuple[int, ...], wrap: tuple[bool, ...], fill: float) -> NDArray:
-    """Pad every axis by ``widths[a]`` on both sides: cyclically or with ``fill``."""
-    for ax, (w, cyc) in enumerate(zip(widths, wrap)):
-        if w == 0:
+    """Pad every axis by ``widths[a]`` on both sides: cyclically (``wrap[a]``) or with ``fill``.
+
+    Cyclic axes must be at least ``widths[a]`` long. Corners between a cyclic and a filled axis
+    hold ``fill``.
+    """
+    out = np.full(tuple(n + 2 * w for n, w in zip(x.shape, widths)), fill, dtype=x.dtype)
+    out[tuple(slice(w, w + n) for n, w in zip(x.shape, widths))] = x
+    for ax, (n, w, cyc) in enumerate(zip(x.shape, widths, wrap)):
+        if not cyc or w == 0:
             continue
-        pw = [(0, 0)] * x.ndim
-        pw[ax] = (w, w)
-        x = np.pad(x, pw, mode="wrap") if cyc else np.pad(x, pw, mode="constant", constant_values=fill)
-    return x
+        lead = [slice(None)] * x.ndim
+        src = [slice(None)] * x.ndim
+        lead[ax], src[ax] = slice(0, w), slice(n, n + w)
+        out[tuple(lead)] = out[tuple(src)]
+        lead[ax], src[ax] = slice(w + n, n + 2 * w), slice(w, 2 * w)
+        out[tuple(lead)] = out[tuple(src)]
+    return out
 
 
 Box = tuple[tuple[int, int], ...]  # inclusive (lo, hi) offsets per axis
@@ -420,10 +429,10 @@ class _SummedArea:
         self.widths = widths
         xp = _pad(x, widths, wrap, 0.0)
         sat = np.zeros(tuple(s + 1 for s in xp.shape), dtype=np.float64)
-        inner = xp
-        for ax in range(x.ndim):
-            inner = np.cumsum(inner, axis=ax)
-        sat[(slice(1, None),) * x.ndim] = inner
+        inner = sat[(slice(1, None),) * x.ndim]
+        np.cumsum(xp, axis=0, out=inner)
+        for ax in range(1, x.ndim):
+            np.cumsum(inner, axis=ax, out=inner)
         self.sat = sat
 
     def box_sum(self, box: Box) -> NDArray[np.float64]:
@@ -484,18 +493,21 @@ def _finish(
     n_ref: NDArray[np.int64],
     out_dtype: np.dtype,
 ) -> CfarResult:
-    threshold = np.where(valid, threshold, np.nan)
-    noise = np.where(valid, noise, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        detections = valid & (x > threshold)
-        snr_db = 10.0 * np.log10(x / noise)
+    if not valid.all():
+        threshold = np.where(valid, threshold, np.nan)
+        noise = np.where(valid, noise, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        detections = x > threshold  # False where threshold is NaN (untested cells)
+        # The ratio is formed in float64; the logarithm in the output dtype (faster in float32).
+        snr_db = np.log10((x / noise).astype(out_dtype, copy=False))
+        snr_db *= 10.0
     return CfarResult(
         detections=detections,
         threshold=threshold.astype(out_dtype, copy=False),
         noise=noise.astype(out_dtype, copy=False),
-        snr_db=snr_db.astype(out_dtype, copy=False),
-        valid=valid,
-        n_ref=n_ref.astype(np.int64, copy=False),
+        snr_db=snr_db,
+        valid=valid.copy(),
+        n_ref=n_ref.astype(np.int64),
     )
 
 
@@ -542,53 +554,121 @@ def _ca_cfar(
     if x.size == 0:
         return _empty_result(x.shape, out_dtype)
 
+    geo = _cached(_ca_geometry, x.shape, t, g, cyc, edge, pfa, mode, split_axis)
     sat = _SummedArea(x, half, cyc)
-    full_shape = x.shape
     if mode == "ca":
         outer, inner = _boxes(t, g)
-        n_ref = _box_count(full_shape, outer, cyc) - _box_count(full_shape, inner, cyc)
-        n_ref = np.broadcast_to(n_ref, full_shape)
+        stat = (sat.box_sum(outer) - sat.box_sum(inner)) * geo.inv_counts[0]
+    else:
+        means = []
+        for lead, inv in zip((True, False), geo.inv_counts):
+            o, i = _half_boxes(t, g, split_axis, lead)
+            means.append((sat.box_sum(o) - sat.box_sum(i)) * inv)  # NaN where the half is empty
+        pick = np.fmax if mode == "cago" else np.fmin  # fmax/fmin ignore a missing (NaN) half
+        stat = pick(means[0], means[1])
+    threshold = geo.alpha * stat
+    noise = stat * geo.inv_factor
+    return _finish(x, threshold, noise, geo.valid, geo.n_ref, out_dtype)
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Per-cell window bookkeeping that depends only on shape and parameters (cached).
+
+    ``alpha`` and ``inv_factor`` multiply the raw statistic into the threshold and the unbiased
+    noise estimate; they are floats when uniform, else arrays. ``inv_counts`` are ``1 / count``
+    of the averaged regions (NaN where a region is empty).
+    """
+
+    valid: NDArray[np.bool_]
+    n_ref: NDArray[np.int64]
+    alpha: float | NDArray[np.float64]
+    inv_factor: float | NDArray[np.float64]
+    inv_counts: tuple[NDArray[np.float64], ...] = ()
+    full: NDArray[np.bool_] | None = None
+    partial_idx: tuple[NDArray[np.intp], ...] = ()
+    partial_k: NDArray[np.int64] | None = None
+
+
+# Window bookkeeping is cached for maps up to this many cells (repeated frames of one size).
+_GEOMETRY_CACHE_MAX_CELLS = 1 << 17
+
+
+@lru_cache(maxsize=16)
+def _cached_call(fn, *args):  # type: ignore[no-untyped-def]
+    return fn(*args)
+
+
+def _cached(fn, shape: tuple[int, ...], *args):  # type: ignore[no-untyped-def]
+    """``fn(shape, *args)``, memoised for small maps (the results are read-only arrays)."""
+    if math.prod(shape) <= _GEOMETRY_CACHE_MAX_CELLS:
+        return _cached_call(fn, shape, *args)
+    return fn(shape, *args)
+
+
+def _readonly(*arrays: NDArray) -> None:
+    for a in arrays:
+        a.flags.writeable = False
+
+
+def _inverse(count: NDArray[np.int64]) -> NDArray[np.float64]:
+    with np.errstate(divide="ignore"):
+        inv = np.where(count > 0, 1.0 / np.maximum(count, 1), np.nan)
+    return inv
+
+
+def _ca_geometry(
+    shape: tuple[int, ...],
+    t: tuple[int, ...],
+    g: tuple[int, ...],
+    cyc: tuple[bool, ...],
+    edge: str,
+    pfa: float,
+    mode: str,
+    split_axis: int,
+) -> _Geometry:
+    half = tuple(a + b for a, b in zip(t, g))
+    if mode == "ca":
+        outer, inner = _boxes(t, g)
+        n_ref = np.broadcast_to(_box_count(shape, outer, cyc) - _box_count(shape, inner, cyc), shape).copy()
         n_full = math.prod(2 * h + 1 for h in half) - math.prod(2 * b + 1 for b in g)
         valid = n_ref >= 1 if edge == "shrink" else n_ref == n_full
-        ref_sum = sat.box_sum(outer) - sat.box_sum(inner)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            noise = ref_sum / n_ref
-        lut = np.empty(n_full + 1)
-        lut[0] = np.nan
-        lut[1:] = ca_alpha(np.arange(1, n_full + 1), pfa)
-        threshold = lut[n_ref] * noise
-        return _finish(x, threshold, noise, valid, n_ref, out_dtype)
+        if (n_ref[valid] == n_full).all():
+            alpha: float | NDArray[np.float64] = float(ca_alpha(n_full, pfa))
+        else:
+            lut = np.full(n_full + 1, np.nan)
+            lut[1:] = ca_alpha(np.arange(1, n_full + 1), pfa)
+            alpha = lut[n_ref]
+        inv = _inverse(n_ref)
+        _readonly(n_ref, valid, inv, *([alpha] if isinstance(alpha, np.ndarray) else []))
+        return _Geometry(valid=valid, n_ref=n_ref, alpha=alpha, inv_factor=1.0, inv_counts=(inv,))
 
-    # CAGO / CASO: leading and lagging halves along split_axis (offset 0 on that axis unused).
-    stats = []
     counts = []
     for lead in (True, False):
         o, i = _half_boxes(t, g, split_axis, lead)
-        cnt = np.broadcast_to(_box_count(full_shape, o, cyc) - _box_count(full_shape, i, cyc), full_shape)
-        s = sat.box_sum(o) - sat.box_sum(i)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stats.append(np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan))
-        counts.append(cnt)
+        counts.append(np.broadcast_to(_box_count(shape, o, cyc) - _box_count(shape, i, cyc), shape).copy())
     n1, n2 = counts
-    a, b = stats
     # Cells in one full half (both halves have the same size by symmetry).
     o, i = _half_boxes(t, g, split_axis, True)
     n_half = math.prod(hi - lo + 1 for lo, hi in o) - math.prod(max(0, hi - lo + 1) for lo, hi in i)
     n_ref = n1 + n2
     valid = n_ref >= 1 if edge == "shrink" else (n1 == n_half) & (n2 == n_half)
-    pick = np.fmax if mode == "cago" else np.fmin  # fmax/fmin ignore a missing (NaN) half
-    stat = pick(a, b)
-
-    alpha = np.full(full_shape, goso_alpha(n_half, n_half, pfa, mode))  # type: ignore[arg-type]
-    factor = np.full(full_shape, _goso_noise_factor(n_half, n_half, mode))
+    alpha0 = goso_alpha(n_half, n_half, pfa, mode)  # type: ignore[arg-type]
+    factor0 = _goso_noise_factor(n_half, n_half, mode)
     partial = valid & ((n1 != n_half) | (n2 != n_half))
     if partial.any():
+        alpha = np.full(shape, alpha0)
+        factor = np.full(shape, factor0)
         k1, k2 = n1[partial], n2[partial]
         alpha[partial] = _lookup((k1, k2), lambda p, q: goso_alpha(p, q, pfa, mode))  # type: ignore[arg-type]
         factor[partial] = _lookup((k1, k2), lambda p, q: _goso_noise_factor(p, q, mode))
-    threshold = alpha * stat
-    noise = stat / factor
-    return _finish(x, threshold, noise, valid, n_ref, out_dtype)
+        inv_factor: float | NDArray[np.float64] = 1.0 / factor
+        _readonly(alpha, inv_factor)  # type: ignore[arg-type]
+    else:
+        alpha, inv_factor = alpha0, 1.0 / factor0
+    inv1, inv2 = _inverse(n1), _inverse(n2)
+    _readonly(n_ref, valid, inv1, inv2)
+    return _Geometry(valid=valid, n_ref=n_ref, alpha=alpha, inv_factor=inv_factor, inv_counts=(inv1, inv2))
 
 
 def ca_cfar_1d(
@@ -688,10 +768,9 @@ def _os_cfar(
     if x.size == 0:
         return _empty_result(x.shape, out_dtype)
 
-    outer, inner = _boxes(t, g)
-    n_ref = np.broadcast_to(_box_count(x.shape, outer, cyc) - _box_count(x.shape, inner, cyc), x.shape)
-    full = n_ref == n_full
-    valid = n_ref >= 1 if edge == "shrink" else full
+    geo = _cached(_os_geometry, x.shape, t, g, cyc, edge, pfa, k)
+    full = geo.full
+    assert full is not None and geo.partial_k is not None
 
     # Order statistics are selections, so they are exact in the input's float dtype; float32
     # input keeps float32 here (half the memory traffic).
@@ -714,7 +793,7 @@ def _os_cfar(
             for c0 in range(0, row_cells if ndim > 1 else 1, cols_per_block):
                 if ndim == 1:
                     block = windows[r0:r1]
-                    target = (slice(r0, r1),)
+                    target: tuple[slice, ...] = (slice(r0, r1),)
                 else:
                     c1 = min(row_cells, c0 + cols_per_block)
                     block = windows[r0:r1, c0:c1]
@@ -722,23 +801,51 @@ def _os_cfar(
                 vals = block[..., footprint]  # [*block, n_full] (copy)
                 vals.partition(k - 1, axis=-1)
                 kth[target] = vals[..., k - 1]
-    kth[~full] = np.nan
-
-    alpha = np.full(x.shape, os_alpha(n_full, k, pfa))
-    factor = np.full(x.shape, _os_noise_factor(n_full, k))
-    partial = valid & ~full
-    if partial.any():
-        idx = np.nonzero(partial)
-        n_cell = n_ref[idx]
-        k_cell = np.clip(np.rint(k * n_cell / n_full).astype(np.int64), 1, n_cell)
+        kth[~full] = np.nan
+    if geo.partial_k.size:
+        idx = geo.partial_idx
         vals = windows[idx][:, footprint]  # [n_partial, n_full], missing cells are NaN
         vals.sort(axis=-1)  # NaN sort last, so position k_cell - 1 is the k-th existing value
-        kth[idx] = vals[np.arange(vals.shape[0]), k_cell - 1]
+        kth[idx] = vals[np.arange(vals.shape[0]), geo.partial_k - 1]
+    threshold = geo.alpha * kth
+    noise = kth * geo.inv_factor
+    return _finish(x, threshold, noise, geo.valid, geo.n_ref, out_dtype)
+
+
+def _os_geometry(
+    shape: tuple[int, ...],
+    t: tuple[int, ...],
+    g: tuple[int, ...],
+    cyc: tuple[bool, ...],
+    edge: str,
+    pfa: float,
+    k: int,
+) -> _Geometry:
+    half = tuple(a + b for a, b in zip(t, g))
+    n_full = math.prod(2 * h + 1 for h in half) - math.prod(2 * b + 1 for b in g)
+    outer, inner = _boxes(t, g)
+    n_ref = np.broadcast_to(_box_count(shape, outer, cyc) - _box_count(shape, inner, cyc), shape).copy()
+    full = n_ref == n_full
+    valid = n_ref >= 1 if edge == "shrink" else full
+    alpha0 = os_alpha(n_full, k, pfa)
+    factor0 = _os_noise_factor(n_full, k)
+    partial = valid & ~full
+    idx = np.nonzero(partial)
+    n_cell = n_ref[idx]
+    k_cell = np.clip(np.rint(k * n_cell / n_full).astype(np.int64), 1, np.maximum(n_cell, 1))
+    if n_cell.size:
+        alpha: float | NDArray[np.float64] = np.full(shape, alpha0)
+        factor = np.full(shape, factor0)
         alpha[idx] = _lookup((n_cell, k_cell), lambda n, kk: os_alpha(n, kk, pfa))
         factor[idx] = _lookup((n_cell, k_cell), _os_noise_factor)
-    threshold = alpha * kth
-    noise = kth / factor
-    return _finish(x, threshold, noise, valid, n_ref, out_dtype)
+        inv_factor: float | NDArray[np.float64] = 1.0 / factor
+        _readonly(alpha, inv_factor)  # type: ignore[arg-type]
+    else:
+        alpha, inv_factor = alpha0, 1.0 / factor0
+    _readonly(n_ref, full, valid, k_cell, *idx)
+    return _Geometry(
+        valid=valid, n_ref=n_ref, alpha=alpha, inv_factor=inv_factor, full=full, partial_idx=idx, partial_k=k_cell
+    )
 
 
 def os_cfar_1d(
