@@ -89,7 +89,7 @@ _TRANSFORM_RE = re.compile(r"^T_[A-Za-z0-9]+_from_[A-Za-z0-9]+$")
 
 # Target size of one HDF5 chunk for streams that are chunked by groups of frames or rows.
 _SMALL_CHUNK_BYTES = 64 * 1024
-_GZIP_LEVEL = 4
+_GZIP_LEVEL = 1  # fast; level 4 saves ~10 % more space at twice the write time
 
 
 # --------------------------------------------------------------------------------------------
@@ -761,6 +761,16 @@ def _read_info(path: Path, sequence_id: str) -> SequenceInfo:
         return SequenceInfo(sequence_id, n_frames, streams, shapes, int(n_points), pcols, joints, labels, t0, t1 - t0)
 
 
+def _read_header(path: Path, sequence_id: str) -> dict[str, Any]:
+    """``n_frames``, ``n_points`` and ``streams`` of a sequence file (attributes and shapes only)."""
+    with _SequenceFile(path, sequence_id) as f:
+        return {
+            "n_frames": int(f.attrs["n_frames"]),
+            "n_points": int(f["points/data"].shape[0]) if "points" in f else 0,
+            "streams": list(json.loads(_decode(f.attrs["streams"]))),
+        }
+
+
 def _read_sequence_labels(f: h5py.File) -> dict[str, Any]:
     if "sequence_labels" not in f:
         return {}
@@ -1207,8 +1217,7 @@ class DatasetWriter:
             ids = _scan_sequences(self.seq_dir)
             entries: dict[str, Any] = {}
             for sid in ids:
-                info = _read_info(self.seq_dir / f"{sid}.h5", sid)
-                entries[sid] = {"n_frames": info.n_frames, "n_points": info.n_points, "streams": list(info.streams)}
+                entries[sid] = _read_header(self.seq_dir / f"{sid}.h5", sid)
             split_map: dict[str, list[str]] = {}
             seen: dict[str, str] = {}
             for split, members in (splits or {}).items():
