@@ -71,6 +71,9 @@ def test_partial_reads(tmp_path):
         ds.frame_points("s", 6)
     with pytest.raises(ValueError, match="unknown stream"):
         ds.read_sequence("s", streams=["pointz"])
+    for bad in (slice(4, 2), slice(0, 6, 2), slice(9, 12)):
+        with pytest.raises(ValueError, match="non-empty slice with step 1"):
+            ds.read_sequence("s", frames=bad)
     with pytest.raises(KeyError, match="no sequence"):
         ds.read_sequence("nope")
     with pytest.raises(KeyError, match="no split"):

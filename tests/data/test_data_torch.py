@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import pickle
 
 import numpy as np
 import pytest
@@ -73,6 +74,12 @@ def test_windows_stay_inside_sequences(dataset, preload):
         assert torch.equal(item["skeleton_valid"], torch.isfinite(item["skeleton"]).all(-1))
         assert item["rgb"].dtype == torch.uint8 and item["rgb"].shape == (3, 4, 5, 3)
         assert item["sequence_labels"]["activity"] == f"act{tag}"
+
+
+def test_window_dataset_pickles(dataset):
+    ds = WindowDataset(dataset, "train", window=2, streams=["points"])
+    clone = pickle.loads(pickle.dumps(ds))  # what DataLoader workers get under the spawn start method
+    assert len(clone) == len(ds) and torch.equal(clone[3]["points"], ds[3]["points"])
 
 
 def test_preload_matches_disk_reads(dataset):

@@ -735,9 +735,9 @@ class _SequenceFile:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.f is not None:
             self.f.close()
-        if exc is not None and isinstance(exc, (OSError, KeyError, RuntimeError, ValueError)) and not isinstance(
-            exc, (DatasetError, RecordValidationError)
-        ):
+        # h5py reports damaged files as OSError / KeyError / RuntimeError; ValueError and
+        # IndexError are the caller's mistakes and pass through unchanged.
+        if isinstance(exc, (OSError, KeyError, RuntimeError)) and not isinstance(exc, DatasetError):
             raise CorruptSequenceError(f"cannot read sequence file {self.path}: {type(exc).__name__}: {exc}") from exc
 
 
