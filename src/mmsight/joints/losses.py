@@ -38,7 +38,7 @@ def _to_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Ten
         t = x
     else:
         try:
-            arr = np.asarray(x, dtype=np.float64)
+            arr = np.ascontiguousarray(x, dtype=np.float64)  # torch rejects negative strides
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be a numeric array ({exc})") from None
         t = torch.as_tensor(arr)
