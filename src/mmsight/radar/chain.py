@@ -174,6 +174,8 @@ class SignalChain:
         options: a :class:`ChainOptions`; keyword arguments override its fields
             (``SignalChain(cfg, clutter_removal=False)``).
 
+    An instance keeps reusable work buffers: use one instance per thread.
+
     Example:
         >>> chain = SignalChain(RadarConfig.preset("iwr6843isk"))
         >>> out = chain.process(adc)          # adc: complex64 [32, 3, 4, 256]
@@ -198,6 +200,7 @@ class SignalChain:
         self.velocity_axis = P.velocity_axis(c, self.n_doppler)
         self.azimuth_axis = P.azimuth_axis(o.n_angle)
         self.n_range = len(self.range_axis)
+        self._work: dict[tuple[Any, ...], np.ndarray] = {}
         self._dv = c.wavelength / (2.0 * self.n_doppler * c.n_tx * c.chirp_time)  # m/s per Doppler bin
         self.layout = P.angle_layout(c)
         # range gate for CFAR / points
@@ -206,22 +209,45 @@ class SignalChain:
         self._r1 = int(np.searchsorted(self.range_axis, r_max, side="right"))
         # fast-time window
         self._w_range = P.get_window(o.range_window, c.n_samples).astype(np.complex64)
-        # slow time: one matrix for clutter removal, window, fftshift and zero-padding
+        # slow time: window with the fftshift folded in as (-1)^m (even n_doppler)
         n_l = c.n_loops
         w_d = P.get_window(o.doppler_window, n_l).astype(np.float64)
-        # clutter removal: subtract the window-weighted mean over chirps (see remove_static_clutter)
-        proj = np.eye(n_l) - (np.outer(np.ones(n_l), w_d) / w_d.sum() if o.clutter_removal else 0.0)
-        k = np.arange(self.n_doppler) - self.n_doppler // 2
-        dft = np.exp(-2j * np.pi * np.outer(k, np.arange(n_l)) / self.n_doppler)  # [D, L]
-        self._doppler_matrix = (dft @ (w_d[:, None] * proj)).astype(np.complex64)  # [D, L]
-        # TDM compensation and beamforming
+        sign = np.where(np.arange(n_l) % 2 == 0, 1.0, -1.0)
+        self._w_doppler = (w_d * sign).astype(np.complex64)[:, None, None]  # [L, 1, 1]
+        # clutter removal = subtracting the window-weighted mean over chirps, done after the FFT:
+        # X'[k] = X[k] - X[k0] * Wf[k] / sum(w), only at the bins where the window's own spectrum
+        # Wf is non-zero (k0 and k0 +- 1 for the periodic Hann window).
+        wf = np.fft.fftshift(np.fft.fft(w_d, n=self.n_doppler)) / w_d.sum()
+        self._k0 = self.n_doppler // 2
+        nz = np.flatnonzero(np.abs(wf) > 1e-9)
+        b0, b1 = int(nz.min()), int(nz.max()) + 1
+        self._clutter_slice = (b0, b1)
+        self._clutter_gain = wf[b0:b1].astype(np.complex64)[:, None, None]  # [n_bins, 1, 1]
+        # TDM compensation and azimuth beamforming
         self._comp = P.tdm_compensation(c, self.n_doppler)  # [D, V]
-        ch = self.layout.azimuth_channels
+        comp = self._comp if o.tdm_compensation else np.ones_like(self._comp)
+        self._setup_azimuth(comp)
+
+    def _setup_azimuth(self, comp: np.ndarray) -> None:
+        """Precompute the range-azimuth beamformer in covariance form.
+
+        ``sum_d |W_a z_d|^2 = Re sum_ij C_ij W_ai conj(W_aj)`` with ``C = sum_d z_d z_d^H`` (the
+        az-channel covariance over Doppler bins at each range bin): one tiny batched matrix
+        product per range bin and one real matrix product, instead of an n_angle-point transform
+        of every (Doppler, range) cell. Rows of several azimuth ULAs (AOP) are summed
+        non-coherently through a block-diagonal kernel. Exact for any (non-integer) positions.
+        """
+        lay = self.layout
+        n_angle = self.options.n_angle
+        ch = lay.azimuth_channels
         self._az_channels = ch
-        w = P.azimuth_beam_matrix(c, o.n_angle)[:, :, ch].reshape(-1, len(ch))  # [rows*A, n_az]
-        comp = self._comp[:, ch] if o.tdm_compensation else np.ones((self.n_doppler, len(ch)), np.complex64)
-        self._ra_matrix = np.ascontiguousarray(w[None, :, :] * comp[:, None, :])  # [D, rows*A, n_az]
-        self._n_az_rows = len(self.layout.azimuth_rows)
+        self._az_comp = np.ascontiguousarray(comp[:, ch])[:, :, None]  # [D, n_az, 1]
+        self._az_comp_needed = not np.allclose(self._az_comp, 1.0)
+        w = P.azimuth_beam_matrix(self.config, n_angle)[:, :, ch].astype(np.complex128)  # [rows, A, n_az]
+        kern = np.einsum("kai,kaj->ija", w, w.conj())  # [n_az, n_az, A]; zero across rows
+        n_az = len(ch)
+        kern = kern.reshape(n_az * n_az, n_angle)
+        self._ra_kernel = np.concatenate([kern.real, -kern.imag], axis=0).astype(np.float32)  # [2 n_az^2, A]
 
     # ---------------------------------------------------------------- stages
     def _check_adc(self, adc: np.ndarray, batch: bool) -> np.ndarray:
@@ -238,36 +264,76 @@ class SignalChain:
             raise ValueError(f"adc must be numeric, got dtype {adc.dtype}")
         return adc
 
-    def range_cube(self, adc: np.ndarray) -> np.ndarray:
-        """Range FFT: ``[..., n_loops, n_tx, n_rx, n_samples]`` -> complex64 ``[..., n_loops, n_virtual, n_range]``."""
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A reusable work array (fresh large temporaries are mmapped by malloc and page-faulted on
+        every frame, which cost more than the FFTs themselves)."""
+        key = (name, shape, np.dtype(dtype).str)
+        buf = self._work.get(key)
+        if buf is None:
+            if len(self._work) > 64:
+                self._work.clear()
+            buf = self._work[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def range_cube(self, adc: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+        """Range FFT: ``[..., n_loops, n_tx, n_rx, n_samples]`` -> complex64 ``[..., n_loops, n_virtual, n_range]``.
+
+        With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
+        """
         x = P.virtual_cube(adc)
-        xw = x * self._w_range  # complex64 copy (window applied)
-        out = scipy.fft.fft(xw, n=self.n_range_fft, axis=-1, overwrite_x=True, workers=self.options.workers)
+        shape = (*x.shape[:-1], self.n_range_fft)
+        buf = self._buffer("range", shape, np.complex64) if reuse else np.empty(shape, np.complex64)
+        n_s = x.shape[-1]
+        np.multiply(x, self._w_range, out=buf[..., :n_s])
+        if self.n_range_fft > n_s:
+            buf[..., n_s:] = 0
+        out = scipy.fft.fft(buf, axis=-1, overwrite_x=True, workers=self.options.workers)
         if not self.config.complex_sampling:
             out = out[..., : self.n_range]
         return out
 
-    def doppler_cube(self, rcube: np.ndarray) -> np.ndarray:
-        """Clutter removal + windowed, fftshifted Doppler FFT as one matrix product.
-
+    def doppler_cube(self, rcube: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+        """Windowed, fftshifted Doppler FFT (+ clutter removal):
         ``[..., n_loops, n_virtual, n_range]`` -> complex64 ``[..., n_doppler, n_virtual, n_range]``.
+
+        With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
         """
-        shp = rcube.shape
-        flat = rcube.reshape(*shp[:-3], shp[-3], shp[-2] * shp[-1])
-        out = np.matmul(self._doppler_matrix, flat)
-        return out.reshape(*shp[:-3], self.n_doppler, shp[-2], shp[-1])
+        n_l = rcube.shape[-3]
+        shape = (*rcube.shape[:-3], self.n_doppler, *rcube.shape[-2:])
+        buf = self._buffer("doppler", shape, np.complex64) if reuse else np.empty(shape, np.complex64)
+        np.multiply(rcube, self._w_doppler, out=buf[..., :n_l, :, :])
+        if self.n_doppler > n_l:
+            buf[..., n_l:, :, :] = 0
+        out = scipy.fft.fft(buf, axis=-3, overwrite_x=True, workers=self.options.workers)
+        if self.options.clutter_removal:
+            b0, b1 = self._clutter_slice
+            zero = out[..., self._k0 : self._k0 + 1, :, :].copy()
+            out[..., b0:b1, :, :] -= zero * self._clutter_gain
+        return out
 
     def range_azimuth(self, dcube: np.ndarray) -> np.ndarray:
-        """FFT range-azimuth map of Doppler cube(s): float32 ``[..., n_range, n_angle]``."""
-        xa = dcube[..., self._az_channels, :]  # [..., D, n_az, R]
-        y = np.matmul(self._ra_matrix, xa)  # [..., D, rows*A, R]
-        f = y.view(np.float32)
-        np.multiply(f, f, out=f)
-        p = f.sum(axis=-3)  # [..., rows*A, 2R]
-        p = p.reshape(*p.shape[:-1], -1, 2).sum(-1)  # [..., rows*A, R]
-        if self._n_az_rows > 1:
-            p = p.reshape(*p.shape[:-2], self._n_az_rows, self.options.n_angle, p.shape[-1]).sum(-3)
-        return np.ascontiguousarray(np.swapaxes(p, -1, -2))
+        """FFT-beamforming range-azimuth map of Doppler cube(s): float32 ``[..., n_range, n_angle]``.
+
+        Equal to :func:`mmsight.radar.processing.range_azimuth_map` (computed in covariance form).
+        """
+        lead = dcube.shape[:-3]
+        n_d, _, n_r = dcube.shape[-3:]
+        n_az = len(self._az_channels)
+        z = self._buffer("ra_z", (*lead, n_d, n_az, n_r), np.complex64)
+        np.take(dcube, self._az_channels, axis=-2, out=z)  # [..., D, n_az, R]
+        if self._az_comp_needed:
+            z *= self._az_comp
+        zt = self._buffer("ra_zt", (*lead, n_r, n_az, n_d), np.complex64)
+        np.copyto(zt, np.swapaxes(z, -1, -3))  # [..., R, n_az, D]
+        ztc = self._buffer("ra_ztc", (*lead, n_r, n_d, n_az), np.complex64)
+        np.conjugate(np.swapaxes(zt, -1, -2), out=ztc)
+        cov = self._buffer("ra_cov", (*lead, n_r, n_az, n_az), np.complex64)
+        np.matmul(zt, ztc, out=cov)  # [..., R, n_az, n_az]
+        real = self._buffer("ra_real", (*lead, n_r, 2, n_az * n_az), np.float32)
+        flat = cov.reshape(*lead, n_r, n_az * n_az)
+        real[..., 0, :] = flat.real
+        real[..., 1, :] = flat.imag
+        return np.matmul(real.reshape(*lead, n_r, 2 * n_az * n_az), self._ra_kernel)
 
     def _cfar(self, rd: np.ndarray) -> _cfar.CfarResult:
         o = self.options
@@ -352,8 +418,8 @@ class SignalChain:
         o = self.options
         if adc.dtype != np.complex64:
             adc = adc.astype(np.complex64)
-        rcube = self.range_cube(adc)
-        dcube = self.doppler_cube(rcube)  # [B, D, V, R]
+        rcube = self.range_cube(adc, reuse=True)
+        dcube = self.doppler_cube(rcube, reuse=True)  # [B, D, V, R]
         rd = P.range_doppler_map(dcube)  # [B, R, D]
         if o.ra_method == "fft":
             ra = self.range_azimuth(dcube)
