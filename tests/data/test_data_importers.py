@@ -85,6 +85,7 @@ def test_mars_summary_renders(mars):
     console = Console(width=120, record=True)
     console.print(render_summary(s))
     console.print(render_import_report(report))
+    console.print(report)  # ImportReport renders itself (__rich__ / render())
     text = console.export_text()
     assert "32,099" in text and "validate" in text
 

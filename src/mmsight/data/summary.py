@@ -235,14 +235,13 @@ def render_import_report(report: ImportReport) -> RenderableType:
     for k, v in report.stats.items():
         head.add_row(k.replace("_", " "), f"{v:.2f}")
     parts.append(head)
-    for name, table in report.counts.items():
-        if not table:
-            continue
-        t = Table(title=name.replace("_", " "), title_justify="left")
-        t.add_column("key")
-        t.add_column("count", justify="right")
-        for k, v in table.items():
-            t.add_row(k, _fmt_int(v))
+    if any(report.counts.values()):
+        t = Table(title="counts", title_justify="left")
+        t.add_column("table")
+        t.add_column("key: count")
+        for name, table in report.counts.items():
+            if table:
+                t.add_row(name.replace("_", " "), ", ".join(f"{k}: {_fmt_int(v)}" for k, v in table.items()))
         parts.append(t)
     if report.rejected:
         t = Table(title=f"rejected rows ({len(report.rejected)})", title_justify="left", style="yellow")

@@ -70,6 +70,15 @@ class ImportReport:
     skipped_existing: int = 0
     elapsed_s: float = 0.0
 
+    def render(self) -> Any:
+        """A rich renderable of the report (see :func:`mmsight.data.summary.render_import_report`)."""
+        from mmsight.data.summary import render_import_report
+
+        return render_import_report(self)
+
+    def __rich__(self) -> Any:
+        return self.render()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-types view (JSON/YAML serializable)."""
         d = asdict(self)
