@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 from data_helpers import make_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from mmsight.data import DatasetWriter, SequenceRecord, WindowDataset, collate_windows
@@ -166,3 +168,24 @@ def test_full_record_streams_in_items(tmp_path):
     assert torch.equal(item["calibration"]["K"], torch.from_numpy(rec.calibration["K"]))
     batch = collate_windows([ds[0], ds[2]])
     assert batch["range_azimuth"].shape == (2, 2, 8, 5) and len(batch["calibration"]) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.lists(st.integers(0, 6), min_size=3, max_size=3), min_size=1, max_size=5),
+    pad_to=st.one_of(st.none(), st.integers(0, 10)),
+)
+def test_collate_padded_equals_flat(counts, pad_to):
+    rng = np.random.default_rng(len(counts))
+    batch = []
+    for i, c in enumerate(counts):
+        off = torch.tensor(np.concatenate([[0], np.cumsum(c)]), dtype=torch.int64)
+        batch.append({"sequence_id": f"s{i}", "start": i, "timestamps": torch.zeros(3, dtype=torch.float64),
+                      "points": torch.from_numpy(rng.normal(size=(int(off[-1]), 4)).astype(np.float32)),
+                      "point_offsets": off})
+    out = collate_windows(batch, pad_to=pad_to)
+    n_max = max(max(max(c) for c in counts), pad_to or 0)
+    assert out["points"].shape == (len(counts), 3, n_max, 4)
+    assert torch.equal(out["points"][out["points_mask"]], out["points_flat"])
+    assert out["points_count"].tolist() == counts
+    assert torch.equal(out["points_flat"], torch.cat([b["points"] for b in batch]))
