@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -197,15 +198,17 @@ def _load_npy(path: str) -> np.ndarray:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         try:
-            version = fmt.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(
-                    f, max_header_size=_NPY_MAX_HEADER)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = fmt.read_array_header_2_0(
-                    f, max_header_size=_NPY_MAX_HEADER)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # odd escapes in a corrupt header literal
+                version = fmt.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(
+                        f, max_header_size=_NPY_MAX_HEADER)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(
+                        f, max_header_size=_NPY_MAX_HEADER)
+                else:
+                    raise ValueError(f"unsupported .npy format version {version}")
         except Exception as e:  # any failure to parse an untrusted header is a format error
             raise RadarFormatError(f"not a valid .npy header: {e}", offset=0, path=path) from None
         data_offset = f.tell()
