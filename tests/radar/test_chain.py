@@ -150,7 +150,7 @@ def test_point_snr_matches_radar_equation_with_windows() -> None:
     k_r, k_d = 120, -4
     r = k_r * ISK.range_resolution
     v = k_d * ISK.velocity_resolution
-    rcs = 0.003
+    rcs = 0.03  # ~24 dB: the signal-noise cross term then moves the measured SNR by < 0.5 dB
     out = chain(ISK).process(targets(ISK, [(r, -15.0, 0.0, v)], rcs=[rcs], seed=3))
     assert len(out.points) == 1
     w_r = P.get_window("hann", ISK.n_samples).astype(np.float64)
@@ -163,14 +163,15 @@ def test_point_snr_matches_radar_equation_with_windows() -> None:
 # ----------------------------------------------------------------------------------- TDM-MIMO
 def test_tdm_compensation_fixes_fast_mover_azimuth() -> None:
     az = 20.0
-    v = 0.8 * ISK.max_velocity
+    v = 0.85 * ISK.max_velocity  # not closer to v_max: the Hann main lobe would wrap to -v_max
     adc = targets(ISK, [(4.0, az, 0.0, v)], seed=4)
     u = np.sin(np.radians(az))
     good = chain(ISK).process(adc)
     bad = chain(ISK, tdm_compensation=False, multi_peak_ratio=None).process(adc)
-    assert abs(good.points[0, 0] / 4.0 - u) < 0.02
+    assert abs(good.points[0, 0] / 4.0 - u) < 0.01
     assert abs(good.point_bins[0, 2] - (u * 32 + 32)) <= 1
-    assert abs(bad.points[0, 0] / 4.0 - u) > 0.05  # biased by ~0.1 in sin(az) without compensation
+    # without compensation the slot-1 half of the ULA is 2 pi 13.6 / 96 = 0.9 rad off: ~0.055 bias in sin(az)
+    assert abs(bad.points[0, 0] / 4.0 - u) > 0.04
     # the RA map (also compensated) peaks at the right bin only with compensation
     ka = u * 32 + 32
     assert abs(np.argmax(good.range_azimuth.max(0)) - ka) <= 1
