@@ -136,9 +136,11 @@ def signal_strength(
     metres between joint ``j`` and point ``n`` of the same frame and ``I_n`` the point intensity.
     The paper calls ``1 / d^2`` a "normalized inverse squared distance" without saying the
     normalisation; we read it as distances in metres with a floor: without one a point lying on a
-    joint (``d -> 0``) would make ``psi`` unbounded. The default floor, 5 cm, is below the radar's
-    resolution cells and the Kinect joint noise, so it only caps the contribution of a point that
-    sits on the joint (``I / 0.0025``); on MARS it changes fewer than 5 % of the terms.
+    joint (``d -> 0``) would make ``psi`` unbounded. The default floor, 5 cm, is about the radar's
+    range resolution (far below its angular cells) and the Kinect joint noise, so it only caps the
+    contribution of a point that sits on the joint (``I / 0.0025``); on MARS it touches about
+    0.1 % of the joint-point terms (2.5 % of the joints have a point that close), and lowers the mean ``psi`` by about 8 %
+    compared with a 1 cm floor.
 
     Three layouts are accepted:
 
@@ -198,13 +200,12 @@ def signal_strength(
         valid_pts = points
     _check_finite(valid_pts, "points (real, unmasked entries)")
     try:
-        batch = np.broadcast_shapes(tuple(joints.shape[:-2]), tuple(points.shape[:-2]))
+        np.broadcast_shapes(tuple(joints.shape[:-2]), tuple(points.shape[:-2]))
     except ValueError:
         raise ValueError(
             f"leading axes of joints {tuple(joints.shape)} and points {tuple(points.shape)} "
             "do not broadcast"
         ) from None
-    del batch
 
     xyz = points[..., :3]
     intensity = points[..., intensity_column]
