@@ -37,7 +37,9 @@ two-way loss of the garment that covers the object.
 
 Not modelled: shadowing of the object by the body or by itself, coupling between primitives
 (creeping waves, multiple bounces other than the dihedral), polarisation, dielectric parts
-(polymer frames, knife handles, phone glass), near-field effects at < 1 m.
+(polymer frames, knife handles, phone glass), near-field effects: the formulas are far-field, valid
+beyond ``2 D^2 / lambda`` (about 6 m for a 12 cm blade at 60 GHz); closer in, a real glint is wider
+and lower than the PO peak.
 """
 
 from __future__ import annotations
