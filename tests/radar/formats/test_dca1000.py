@@ -222,3 +222,14 @@ def test_invalid_arguments():
         DCA1000Reader("unused.bin", n_samples=3, n_rx=1, n_chirps_per_frame=1)  # odd pairs
     with pytest.raises(ValueError):
         DCA1000Reader("unused.bin", n_samples=4, n_rx=1, n_chirps_per_frame=1, layout="awr9")
+
+
+def test_error_carries_offset_path_and_pickles():
+    import pickle
+
+    e = RadarFormatError("bad word", offset=12, path="x.bin", line=3)
+    assert str(e) == "x.bin: byte offset 12 (line 3): bad word"
+    assert isinstance(e, ValueError)
+    e2 = pickle.loads(pickle.dumps(e))
+    assert (e2.offset, e2.path, e2.line, e2.detail, str(e2)) == (12, "x.bin", 3, "bad word", str(e))
+    assert str(RadarFormatError("no file", offset=0)) == "byte offset 0: no file"

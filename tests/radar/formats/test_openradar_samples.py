@@ -133,3 +133,11 @@ def test_readme_range_azimuth_peak_after_static_removal():
     cube = virtual_to_adc_cube(x)
     flat = cube.reshape(x.shape)
     np.testing.assert_array_equal(flat, x)
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["chirp.txt", "frame.txt", "simple_frame_1.npy"])
+def test_writer_reproduces_the_shared_files_byte_for_byte(tmp_path, name):
+    x = load_openradar_sample(DATA / name)
+    save_openradar_sample(tmp_path / name, x)
+    assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes()
