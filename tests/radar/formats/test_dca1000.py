@@ -41,7 +41,8 @@ def test_round_trip_exact(tmp_path, layout, complex_):
 
 
 def test_xwr68xx_complex_words_are_two_i_then_two_q(tmp_path):
-    # 1 chirp, 2 RX, 4 samples. Stream order: chirp -> RX -> sample; stored as I(n) I(n+1) Q(n) Q(n+1)
+    # 1 chirp, 2 RX, 4 samples. Stream order: chirp -> RX -> sample;
+    # stored as I(n) I(n+1) Q(n) Q(n+1)
     words = np.array([1, 2, 101, 102, 3, 4, 103, 104,        # RX0 samples 0..3
                       5, 6, 105, 106, 7, 8, 107, 108],       # RX1 samples 0..3
                      dtype="<i2")

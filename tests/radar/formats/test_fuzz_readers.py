@@ -32,7 +32,8 @@ from mmsight.radar.formats import (
 )
 
 # MMSIGHT_FUZZ_EXAMPLES=20000 for a longer campaign; the default keeps each test to ~1 s
-FUZZ = settings(max_examples=int(os.environ.get("MMSIGHT_FUZZ_EXAMPLES", "200")), deadline=timedelta(milliseconds=500),
+FUZZ = settings(max_examples=int(os.environ.get("MMSIGHT_FUZZ_EXAMPLES", "200")),
+                deadline=timedelta(seconds=2),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -114,7 +115,8 @@ def _dca_valid(workdir) -> bytes:
     global _DCA_VALID
     if _DCA_VALID is None:
         rng = np.random.default_rng(0)
-        frames = rng.integers(-99, 99, (3, 1, 2, 2, 4)) + 1j * rng.integers(-99, 99, (3, 1, 2, 2, 4))
+        shape = (3, 1, 2, 2, 4)
+        frames = rng.integers(-99, 99, shape) + 1j * rng.integers(-99, 99, shape)
         write_dca1000(workdir / "valid.bin", frames)
         _DCA_VALID = (workdir / "valid.bin").read_bytes()
     return _DCA_VALID
