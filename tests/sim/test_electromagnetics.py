@@ -176,3 +176,11 @@ def test_bad_inputs_raise():
         em.slab_response(2.0, 1e-3, 60e9, 0.0, "X")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         em.loss_tangent_permittivity(2.0, -0.1)
+
+
+def test_band_average():
+    assert em.band_average(lambda f: np.full(f.shape, 0.25), 60e9, 4e9) == pytest.approx(0.25)
+    assert em.band_average(lambda f: f / 1e9, 60e9, 0.0) == pytest.approx(60.0)
+    assert em.band_average(lambda f: f / 1e9, 60e9, 4e9, n_freq=5) == pytest.approx(60.0)
+    with pytest.raises(ValueError):
+        em.band_average(lambda f: f, 60e9, -1.0)

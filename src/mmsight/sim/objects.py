@@ -602,8 +602,8 @@ def attach(
     Args:
         obj: object or its name (checked against :attr:`ConcealedObject.fits_regions` if ``strict``).
         region: one of :data:`MMANOMALY_REGIONS`.
-        joints: [T, J, 3] (or [J, 3]) joint positions, m, any right-handed world frame with the person
-            upright along +z not required (the body axes come from the joints).
+        joints: [T, J, 3] (or [J, 3]) joint positions, m, in any right-handed world frame; the person
+            need not be upright (the body axes come from the joints).
         joint_names: [J] names; Kinect V2 names (``SpineShoulder``...), matched ignoring case and
             underscores (``spine_shoulder``, ``SPINE_SHOULDER`` work).
         local_offset: optional [3] extra offset in the object frame (x down the body, y, z out), m,
