@@ -161,6 +161,11 @@ def test_attach_joint_names_and_errors():
     J, names = _skeleton(T=2)
     snake = [("".join("_" + c.lower() if c.isupper() else c for c in n)).lstrip("_") for n in names]
     np.testing.assert_allclose(ob.attach("phone", "pocket_left", J, snake), ob.attach("phone", "pocket_left", J, names))
+    canonical = ["pelvis" if n == "spine_base" else n for n in snake]  # mmsight.sim.skeleton style
+    np.testing.assert_allclose(ob.attach("phone", "chest_right", J, canonical), ob.attach("phone", "chest_right", J, names))
+    renamed = ["root" if n == "SpineBase" else n for n in names]
+    np.testing.assert_allclose(ob.attach("keys", "waist_left", J, renamed, joint_map={"SpineBase": "root"}),
+                               ob.attach("keys", "waist_left", J, names))
     keep = [i for i, n in enumerate(names) if n != "SpineShoulder"]
     with pytest.raises(ValueError, match="SpineShoulder"):  # names the missing joint and the required set
         ob.attach("phone", "chest_left", J[:, keep], [names[i] for i in keep])

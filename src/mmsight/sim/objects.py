@@ -487,6 +487,13 @@ KINECT_V2_JOINTS: tuple[str, ...] = (
 )
 
 
+#: Other names accepted for a Kinect V2 joint when ``joint_map`` does not say otherwise: the hip
+#: centre is ``pelvis`` in mmsight's canonical skeleton (:mod:`mmsight.sim.skeleton`) and ``PELVIS``
+#: in Azure Kinect. Snake-case names of the other joints (``spine_shoulder``, ``hip_left``) already
+#: match because names are compared without case and underscores.
+_JOINT_ALIASES: dict[str, tuple[str, ...]] = {"SpineBase": ("pelvis",)}
+
+
 @dataclass(frozen=True)
 class RegionSpec:
     """Where an object sits on the body, relative to Kinect V2 joints.
@@ -605,7 +612,8 @@ def attach(
         joints: [T, J, 3] (or [J, 3]) joint positions, m, in any right-handed world frame; the person
             need not be upright (the body axes come from the joints).
         joint_names: [J] names; Kinect V2 names (``SpineShoulder``...), matched ignoring case and
-            underscores (``spine_shoulder``, ``SPINE_SHOULDER`` work).
+            underscores (``spine_shoulder``, ``SPINE_SHOULDER`` work), and ``pelvis`` for SpineBase,
+            so mmsight's canonical skeleton names work as they are.
         local_offset: optional [3] extra offset in the object frame (x down the body, y, z out), m,
             e.g. a per-instance placement jitter.
         roll: extra rotation of the object about its outward normal, rad.
@@ -640,6 +648,11 @@ def attach(
     def idx(kinect_name: str, required: bool = True) -> int | None:
         name = mapping.get(kinect_name, kinect_name)
         i = index.get(_norm_name(name))
+        if i is None and kinect_name not in mapping:
+            for alias in _JOINT_ALIASES.get(kinect_name, ()):
+                i = index.get(_norm_name(alias))
+                if i is not None:
+                    break
         if i is None and required:
             raise ValueError(
                 f"region {spec.name!r} needs joint {kinect_name!r}"
