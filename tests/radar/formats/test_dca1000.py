@@ -20,15 +20,15 @@ def _random_frames(rng, n_frames, shape, complex_):
 
 
 @pytest.mark.parametrize("layout", ["xwr68xx", "xwr14xx", "xwr16xx", "xwr18xx", "xwr12xx"])
-@pytest.mark.parametrize("complex_", [True, False])
-def test_round_trip_exact(tmp_path, layout, complex_):
+@pytest.mark.parametrize("complex_,iq_swap", [(True, False), (False, False), (True, True)])
+def test_round_trip_exact(tmp_path, layout, complex_, iq_swap):
     rng = np.random.default_rng(1)
     shape = (3, 2, 3, 10)  # n_loops, n_tx, n_rx, n_samples
     frames = _random_frames(rng, 4, shape, complex_)
     path = tmp_path / "cap.bin"
-    assert write_dca1000(path, frames, layout=layout, complex=complex_) == 4
+    assert write_dca1000(path, frames, layout=layout, complex=complex_, iq_swap=iq_swap) == 4
     reader = DCA1000Reader(path, n_samples=10, n_rx=3, n_chirps_per_frame=6, n_tx=2,
-                           complex=complex_, layout=layout)
+                           complex=complex_, layout=layout, iq_swap=iq_swap)
     assert len(reader) == 4
     assert reader.trailing_bytes == 0
     for i, frame in enumerate(reader):
@@ -64,6 +64,27 @@ def test_xwr14xx_complex_words_are_four_lanes_i_then_q(tmp_path):
     f = DCA1000Reader(path, n_samples=2, n_rx=4, n_chirps_per_frame=1, layout="xwr14xx")[0]
     np.testing.assert_array_equal(f[0, 0, :, 0], [10 - 10j, 20 - 20j, 30 - 30j, 40 - 40j])
     np.testing.assert_array_equal(f[0, 0, :, 1], [11 - 11j, 21 - 21j, 31 - 31j, 41 - 41j])
+
+
+@pytest.mark.parametrize("layout", ["xwr68xx", "xwr14xx"])
+def test_iq_swap_puts_q_words_first(tmp_path, layout):
+    x = np.array([[[[[1 + 5j, 2 + 6j], [3 + 7j, 4 + 8j]]]]], dtype=np.complex64)  # 2 RX, 2 samples
+    path = tmp_path / "s.bin"
+    write_dca1000(path, x, layout=layout, iq_swap=True)
+    words = np.fromfile(path, "<i2")
+    if layout == "xwr68xx":  # RX0 samples 0,1 then RX1: Q Q I I per pair
+        assert words.tolist() == [5, 6, 1, 2, 7, 8, 3, 4]
+    else:  # per sample: Q of lanes 0-3, then I of lanes 0-3
+        assert words.tolist() == [5, 7, 0, 0, 1, 3, 0, 0, 6, 8, 0, 0, 2, 4, 0, 0]
+    r = DCA1000Reader(path, n_samples=2, n_rx=2, n_chirps_per_frame=1, layout=layout,
+                      iq_swap=True)
+    np.testing.assert_array_equal(r[0], x[0])
+    # read without the swap, I and Q trade places
+    plain = DCA1000Reader(path, n_samples=2, n_rx=2, n_chirps_per_frame=1, layout=layout)[0]
+    np.testing.assert_array_equal(plain, x[0].imag + 1j * x[0].real)
+    with pytest.raises(ValueError):
+        DCA1000Reader(path, n_samples=2, n_rx=2, n_chirps_per_frame=1, layout=layout,
+                      complex=False, iq_swap=True)
 
 
 def test_xwr14xx_fewer_rx_uses_first_lanes_and_writer_zero_fills(tmp_path):

@@ -81,7 +81,8 @@ def _mutated(draw, base: bytes) -> bytes:
 _DCA_CONFIGS = [
     dict(n_samples=4, n_rx=2, n_chirps_per_frame=2, n_tx=2, complex=True, layout="xwr68xx"),
     dict(n_samples=3, n_rx=2, n_chirps_per_frame=1, complex=False, layout="xwr68xx"),
-    dict(n_samples=2, n_rx=3, n_chirps_per_frame=2, complex=True, layout="xwr14xx"),
+    dict(n_samples=2, n_rx=3, n_chirps_per_frame=2, complex=True, layout="xwr14xx",
+         iq_swap=True),
     dict(n_samples=2, n_rx=4, n_chirps_per_frame=1, complex=False, layout="xwr14xx"),
 ]
 

@@ -10,12 +10,13 @@ follow TI application report SWRA581 ("mmWave Radar Device ADC Raw Data Capture"
     Within a frame the chirps follow one another (TDM-MIMO order: for each loop, each TX);
     within a chirp the receivers follow one another; within a receiver the samples follow one
     another. Complex mode: the complex-sample stream is stored in groups of four words
-    ``I(n) I(n+1) Q(n) Q(n+1)``. Real mode: one word per sample, in the same order.
+    ``I(n) I(n+1) Q(n) Q(n+1)`` (``Q(n) Q(n+1) I(n) I(n+1)`` with ``iq_swap=True``). Real mode:
+    one word per sample, in the same order.
 
 ``"xwr14xx"`` (also accepted: ``"xwr12xx"``) -- 4 LVDS lanes, one per receiver.
     Within a chirp the data are sample-interleaved across lanes: complex mode stores, for every
-    sample, ``I(lane0) I(lane1) I(lane2) I(lane3) Q(lane0) Q(lane1) Q(lane2) Q(lane3)``; real
-    mode stores ``x(lane0) .. x(lane3)``. The file always holds 4 lanes; with fewer than 4 RX
+    sample, ``I(lane0) I(lane1) I(lane2) I(lane3) Q(lane0) Q(lane1) Q(lane2) Q(lane3)`` (the Q
+    words first with ``iq_swap=True``); real mode stores ``x(lane0) .. x(lane3)``. The file always holds 4 lanes; with fewer than 4 RX
     enabled the unused lanes are zero-filled and ignored on reading (RX ``r`` is lane ``r``).
 
 Frames are returned as the ADC cube of ``ARCHITECTURE.md``:
@@ -75,6 +76,8 @@ class DCA1000Layout:
         layout: canonical layout name, ``"xwr68xx"`` (2 lanes) or ``"xwr14xx"`` (4 lanes).
         complex: complex (I/Q) or real-only ADC samples.
         n_loops, n_tx, n_rx, n_samples: the frame shape ``[n_loops, n_tx, n_rx, n_samples]``.
+        iq_swap: Q words come before I words (``Q Q I I`` / Q lanes then I lanes), as when the
+            radar's ADC output is configured with Q in the low half of each 32-bit sample.
     """
 
     layout: str
@@ -83,12 +86,16 @@ class DCA1000Layout:
     n_tx: int
     n_rx: int
     n_samples: int
+    iq_swap: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layout", _canonical_layout(self.layout))
         for name in ("n_loops", "n_tx", "n_rx", "n_samples"):
             object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
         object.__setattr__(self, "complex", bool(self.complex))
+        object.__setattr__(self, "iq_swap", bool(self.iq_swap))
+        if self.iq_swap and not self.complex:
+            raise ValueError("iq_swap applies to complex captures only")
         if self.layout == "xwr14xx" and self.n_rx > 4:
             raise ValueError(f"the 4-lane xwr14xx layout holds at most 4 RX, got n_rx={self.n_rx}")
         if self.layout == "xwr68xx" and self.complex and (self.n_values_per_frame % 2):
@@ -146,16 +153,16 @@ class DCA1000Layout:
         out = np.zeros((k, c, r, s), dtype=np.complex64)
         if self.layout == "xwr68xx":
             if self.complex:
-                quads = words.reshape(k, -1, 4)
-                out.real = quads[:, :, 0:2].reshape(k, c, r, s)
-                out.imag = quads[:, :, 2:4].reshape(k, c, r, s)
+                quads = words.reshape(k, -1, 2, 2)  # [.., first/second word pair, sample n/n+1]
+                out.real = quads[:, :, int(self.iq_swap)].reshape(k, c, r, s)
+                out.imag = quads[:, :, 1 - int(self.iq_swap)].reshape(k, c, r, s)
             else:
                 out.real = words.reshape(k, c, r, s)
         else:
             if self.complex:
                 lanes = words.reshape(k, c, s, 2, 4)
-                out.real = lanes[:, :, :, 0, :r].transpose(0, 1, 3, 2)
-                out.imag = lanes[:, :, :, 1, :r].transpose(0, 1, 3, 2)
+                out.real = lanes[:, :, :, int(self.iq_swap), :r].transpose(0, 1, 3, 2)
+                out.imag = lanes[:, :, :, 1 - int(self.iq_swap), :r].transpose(0, 1, 3, 2)
             else:
                 lanes = words.reshape(k, c, s, 4)
                 out.real = lanes[:, :, :, :r].transpose(0, 1, 3, 2)
@@ -183,17 +190,17 @@ class DCA1000Layout:
         if self.layout == "xwr68xx":
             if im is None:
                 return re.reshape(k, -1)
-            words = np.empty((k, c * r * s // 2, 4), dtype=_WORD)
-            words[:, :, 0:2] = re.reshape(k, -1, 2)
-            words[:, :, 2:4] = im.reshape(k, -1, 2)
+            words = np.empty((k, c * r * s // 2, 2, 2), dtype=_WORD)
+            words[:, :, int(self.iq_swap)] = re.reshape(k, -1, 2)
+            words[:, :, 1 - int(self.iq_swap)] = im.reshape(k, -1, 2)
             return words.reshape(k, -1)
         if im is None:
             lanes = np.zeros((k, c, s, 4), dtype=_WORD)
             lanes[:, :, :, :r] = re.transpose(0, 1, 3, 2)
             return lanes.reshape(k, -1)
         lanes = np.zeros((k, c, s, 2, 4), dtype=_WORD)
-        lanes[:, :, :, 0, :r] = re.transpose(0, 1, 3, 2)
-        lanes[:, :, :, 1, :r] = im.transpose(0, 1, 3, 2)
+        lanes[:, :, :, int(self.iq_swap), :r] = re.transpose(0, 1, 3, 2)
+        lanes[:, :, :, 1 - int(self.iq_swap), :r] = im.transpose(0, 1, 3, 2)
         return lanes.reshape(k, -1)
 
 
@@ -252,6 +259,10 @@ class DCA1000Reader:
         complex: complex (I/Q) capture (``adcCfg`` complex 1x/2x) or real-only capture.
         layout: ``"xwr68xx"`` (2 LVDS lanes: xWR16xx/18xx/68xx) or ``"xwr14xx"`` (4 lanes:
             xWR12xx/14xx); see the module docstring.
+        iq_swap: the capture has Q before I (``Q(n) Q(n+1) I(n) I(n+1)``; 4 lanes: Q of the
+            lanes, then I). TI's capture guide and mmWave Studio's default give I first; a radar
+            configured to put Q in the low half of each sample (e.g. the mmWave SDK's
+            ``adcbufCfg`` sample-swap option) gives Q first.
         strict: raise :class:`RadarFormatError` on a trailing partial frame instead of warning.
 
     ``len(reader)`` is the number of whole frames; ``reader[i]`` is frame ``i`` as
@@ -282,6 +293,7 @@ class DCA1000Reader:
         n_tx: int = 1,
         complex: bool = True,
         layout: str = "xwr68xx",
+        iq_swap: bool = False,
         strict: bool = False,
     ) -> None:
         n_chirps = _positive_int("n_chirps_per_frame", n_chirps_per_frame)
@@ -290,7 +302,8 @@ class DCA1000Reader:
             raise ValueError(
                 f"n_chirps_per_frame={n_chirps} is not a multiple of n_tx={n_tx}"
             )
-        self.geometry = DCA1000Layout(layout, complex, n_chirps // n_tx, n_tx, n_rx, n_samples)
+        self.geometry = DCA1000Layout(layout, complex, n_chirps // n_tx, n_tx, n_rx, n_samples,
+                                      iq_swap)
         self.path = os.fspath(path)
         self.strict = bool(strict)
         size = os.path.getsize(self.path)
@@ -418,6 +431,7 @@ def write_dca1000(
     *,
     layout: str = "xwr68xx",
     complex: bool = True,
+    iq_swap: bool = False,
 ) -> int:
     """Write ADC frames as a DCA1000 ``.bin`` capture, atomically.
 
@@ -429,6 +443,7 @@ def write_dca1000(
             counts in the int16 range (complex, or real when ``complex=False``).
         layout: ``"xwr68xx"`` or ``"xwr14xx"`` (and their aliases), as for :class:`DCA1000Reader`.
         complex: write a complex (I/Q) or a real-only capture.
+        iq_swap: write Q words before I words (see :class:`DCA1000Reader`).
 
     Returns:
         The number of frames written. Reading the file back with the same layout, ``complex``,
@@ -453,7 +468,7 @@ def write_dca1000(
                     f"each frame must be [n_loops, n_tx, n_rx, n_samples], got {frame.shape}"
                 )
             if geometry is None:
-                geometry = DCA1000Layout(layout, complex, *frame.shape)
+                geometry = DCA1000Layout(layout, complex, *frame.shape, iq_swap=iq_swap)
             f.write(geometry.encode(frame[None]).tobytes())
             n += 1
     return n
