@@ -317,3 +317,27 @@ def test_noise_only_frame_has_few_false_alarms() -> None:
         adc = simulate_adc(ISK, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), rng=100 + seed)
         n += len(ch.process(adc).points)
     assert n <= 2
+
+
+# ----------------------------------------------------------------------------------- property
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    r=st.floats(1.0, 8.0),
+    az=st.floats(-60.0, 60.0),
+    el=st.floats(-20.0, 20.0),
+    v_bins=st.floats(2.5, 12.0),
+    sign=st.sampled_from([-1.0, 1.0]),
+)
+def test_random_single_target_is_localised(r: float, az: float, el: float, v_bins: float, sign: float) -> None:
+    """Anywhere in the usual field of view, a mover outside the clutter notch gives one point at it."""
+    v = sign * v_bins * ISK.velocity_resolution
+    out = chain(ISK).process(targets(ISK, [(r, az, el, v)], seed=int(r * 1000) % 97))
+    assert len(out.points) >= 1
+    best = out.points[np.argmax(out.points[:, 4])]
+    cell = max(ISK.range_resolution, r * ISK.azimuth_resolution / 2)
+    assert np.all(np.abs(best[:3] - r * direction(az, el)) < cell), (best, r * direction(az, el))
+    assert abs(best[3] - v) < ISK.velocity_resolution
