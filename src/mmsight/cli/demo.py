@@ -71,7 +71,9 @@ def run_radar_demo(out: Path, preset: str = "iwr6843isk", seed: int = 0) -> dict
     rcs = np.concatenate([p[2] for p in parts] + [reflector[2]])
 
     adc = simulate_adc(config, positions, velocities, rcs, rng=rng)
-    products = SignalChain(config).process(adc)
+    # Without TI's peak grouping every CFAR cell of an extended target becomes a point, which gives
+    # the dense per-person clouds that DBSCAN needs.
+    products = SignalChain(config, peak_grouping=False, cluster=True, cluster_min_samples=3).process(adc)
     points = products.points
     clusters = products.clusters
 

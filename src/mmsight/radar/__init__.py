@@ -4,6 +4,22 @@
 Knows nothing about people or cameras (see ``ARCHITECTURE.md``).
 """
 
+from mmsight.radar import processing
+from mmsight.radar.chain import ChainOptions, FrameProducts, SignalChain
 from mmsight.radar.config import PRESETS, SPEED_OF_LIGHT, RadarConfig, RadarConfigError, virtual_array
+from mmsight.radar.forward import simulate_adc
+from mmsight.radar.formats import RadarFormatError
 
-__all__ = ["PRESETS", "SPEED_OF_LIGHT", "RadarConfig", "RadarConfigError", "virtual_array"]
+__all__ = [
+    "PRESETS",
+    "SPEED_OF_LIGHT",
+    "ChainOptions",
+    "FrameProducts",
+    "RadarConfig",
+    "RadarConfigError",
+    "RadarFormatError",
+    "SignalChain",
+    "processing",
+    "simulate_adc",
+    "virtual_array",
+]

@@ -46,7 +46,7 @@ def plot_range_azimuth(
     db = _db(power, dynamic_range_db)
     if cartesian:
         rr, aa = np.meshgrid(range_axis, azimuth_axis, indexing="ij")
-        mesh = ax.pcolormesh(rr * np.sin(aa), rr * np.cos(aa), db, shading="auto", cmap="viridis")
+        mesh = ax.pcolormesh(rr * np.sin(aa), rr * np.cos(aa), db, shading="gouraud", cmap="viridis")
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y, boresight (m)")
         ax.set_aspect("equal")
