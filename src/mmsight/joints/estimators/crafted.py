@@ -10,15 +10,16 @@ We follow that:
 
 * ``m1_upper`` / ``m2_lower``: the MARS CNN trained with the MSE loss restricted to the upper-body
   (``MARS19_UPPER``, 10 joints) / lower-body (``MARS19_LOWER``, 9 joints) joints. The output
-  units of the other joints receive no gradient, so they stay at their random initialisation
-  (``rest="untrained"``, default). ``rest="mean"`` instead replaces them with the training-set
+  units of the other joints receive no gradient, so they stay at their random (plain Glorot,
+  unscaled) initialisation around the mean-pose bias (``rest="untrained"``, default). ``rest="mean"`` instead replaces them with the training-set
   mean pose — a milder variant, offered but not the paper's.
 * ``m3_random``: the MARS CNN with random (seeded) weights, never trained. Its output bias is set
   to the training mean pose by :meth:`~mmsight.joints.estimators.base.TorchPoseEstimator.prepare`
   (the trainer does this, without any gradient step) so that the random joints land around the
   person, which is the scale of error the paper reports for M3 (tens of cm, not metres). Its
-  input is normalised per channel (``normalize_input=True``) so random weights see unit-scale
-  inputs; with raw intensities (up to ~2500) the random outputs would be metres off.
+  input is normalised per channel like the MARS CNN's, and its output layer keeps the plain
+  Glorot init (``head_init_scale=1``; the trained models scale theirs by 0.01), so its outputs
+  really are random joints rather than the mean pose.
 """
 
 from __future__ import annotations
@@ -75,28 +76,30 @@ def _crafted(name: str, target: np.ndarray, rest: Rest, **mars_kw: Any) -> Torch
 
 
 @register_estimator("m1_upper")
-def build_m1_upper(seed: int = 0, rest: Rest = "untrained", normalize_input: bool = False, dense: int = 512,
+def build_m1_upper(seed: int = 0, rest: Rest = "untrained", normalize_input: bool = True, dense: int = 512,
                    conv_channels: Sequence[int] = (16, 32), conv_dropout: float = 0.3,
-                   dense_dropout: float = 0.4) -> TorchPoseEstimator:
+                   dense_dropout: float = 0.4, head_init_scale: float = 0.01) -> TorchPoseEstimator:
     """M1: MARS CNN trained on the upper-body joints only (window 1)."""
     return _crafted("m1_upper", MARS19_UPPER, rest, seed=seed, normalize_input=normalize_input, dense=dense,
-                    conv_channels=conv_channels, conv_dropout=conv_dropout, dense_dropout=dense_dropout)
+                    conv_channels=conv_channels, conv_dropout=conv_dropout, dense_dropout=dense_dropout,
+                    head_init_scale=head_init_scale)
 
 
 @register_estimator("m2_lower")
-def build_m2_lower(seed: int = 0, rest: Rest = "untrained", normalize_input: bool = False, dense: int = 512,
+def build_m2_lower(seed: int = 0, rest: Rest = "untrained", normalize_input: bool = True, dense: int = 512,
                    conv_channels: Sequence[int] = (16, 32), conv_dropout: float = 0.3,
-                   dense_dropout: float = 0.4) -> TorchPoseEstimator:
+                   dense_dropout: float = 0.4, head_init_scale: float = 0.01) -> TorchPoseEstimator:
     """M2: MARS CNN trained on the lower-body joints only (window 1)."""
     return _crafted("m2_lower", MARS19_LOWER, rest, seed=seed, normalize_input=normalize_input, dense=dense,
-                    conv_channels=conv_channels, conv_dropout=conv_dropout, dense_dropout=dense_dropout)
+                    conv_channels=conv_channels, conv_dropout=conv_dropout, dense_dropout=dense_dropout,
+                    head_init_scale=head_init_scale)
 
 
 @register_estimator("m3_random")
 def build_m3_random(seed: int = 0, normalize_input: bool = True, dense: int = 512,
                     conv_channels: Sequence[int] = (16, 32), conv_dropout: float = 0.3,
-                    dense_dropout: float = 0.4) -> TorchPoseEstimator:
+                    dense_dropout: float = 0.4, head_init_scale: float = 1.0) -> TorchPoseEstimator:
     """M3: MARS CNN with random, untrained weights (window 1). Different seeds -> different outputs."""
     return mars_cnn_estimator("m3_random", seed=seed, normalize_input=normalize_input, dense=dense,
                               conv_channels=conv_channels, conv_dropout=conv_dropout,
-                              dense_dropout=dense_dropout, trainable=False)
+                              dense_dropout=dense_dropout, head_init_scale=head_init_scale, trainable=False)

@@ -50,6 +50,8 @@ class MmMeshLite(nn.Module):
         self.rnn = nn.LSTM(frame_dim, hidden, num_layers=layers, batch_first=True,
                            dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3 * n_joints))
+        with torch.no_grad():  # start near the output offset (the training mean pose), as the MARS CNN does
+            self.head[-1].weight.mul_(0.01)
 
     def set_output_offset(self, pose: torch.Tensor) -> None:
         with torch.no_grad():

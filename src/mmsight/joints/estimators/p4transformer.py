@@ -81,6 +81,8 @@ class P4TransformerLite(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(2 * dim)
         self.head = nn.Sequential(nn.Linear(2 * dim, 256), nn.GELU(), nn.Linear(256, 3 * n_joints))
+        with torch.no_grad():  # start near the output offset (the training mean pose), as the MARS CNN does
+            self.head[-1].weight.mul_(0.01)
 
     def set_output_offset(self, pose: torch.Tensor) -> None:
         with torch.no_grad():
@@ -103,8 +105,8 @@ class P4TransformerLite(nn.Module):
         counts = valid.sum(-1, keepdim=True)  # [B, T, 1]
         a_valid = torch.arange(s, device=x.device) < counts  # [B, T, S]
         neg = torch.finfo(x.dtype).min
-        pooled = torch.full((b, t, s, self.tube_mlp[-1].out_features), neg, dtype=x.dtype, device=x.device)
-        any_nb = torch.zeros(b, t, s, dtype=torch.bool, device=x.device)
+        dim = self.tube_mlp[-1].out_features
+        per_offset, has_nb = [], []
         for off in range(-self.r, self.r + 1):
             lo, hi = max(0, -off), min(t, t - off)  # anchor frames whose frame+off exists
             if hi <= lo:
@@ -122,10 +124,15 @@ class P4TransformerLite(nn.Module):
             dt = torch.full_like(nb[..., :1], float(off))
             feat = torch.cat([nb[..., :3] - af[..., :3], dt, nb[..., 3:5], af[..., 3:5]], dim=-1)
             h = self.tube_mlp(feat)  # [B t', S, k, dim]
-            h = h.masked_fill(~nb_valid.unsqueeze(-1), neg).amax(dim=2)  # [B t', S, dim]
-            h = h.reshape(b, hi - lo, s, -1)
-            pooled[:, lo:hi] = torch.maximum(pooled[:, lo:hi], h)
-            any_nb[:, lo:hi] |= nb_valid.any(-1).reshape(b, hi - lo, s)
+            h = h.masked_fill(~nb_valid.unsqueeze(-1), neg).amax(dim=2).reshape(b, hi - lo, s, dim)
+            hv = nb_valid.any(-1).reshape(b, hi - lo, s)
+            # pad back to all T anchor frames (out of place, autograd-safe)
+            h = torch.cat([h.new_full((b, lo, s, dim), neg), h, h.new_full((b, t - hi, s, dim), neg)], dim=1)
+            hv = torch.cat([hv.new_zeros((b, lo, s)), hv, hv.new_zeros((b, t - hi, s))], dim=1)
+            per_offset.append(h)
+            has_nb.append(hv)
+        pooled = torch.stack(per_offset, 0).amax(0)
+        any_nb = torch.stack(has_nb, 0).any(0)
         pooled = torch.where(any_nb.unsqueeze(-1), pooled, torch.zeros_like(pooled))
         return pooled, anchors, a_valid
 

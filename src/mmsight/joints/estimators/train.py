@@ -289,7 +289,7 @@ def train_estimator(
                 if grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
                 opt.step()
-                tot += float(loss) * len(bi)
+                tot += loss.item() * len(bi)
                 nb += len(bi)
             mae = val_mae()
             result.history.append({"epoch": epoch, "train_loss": tot / max(nb, 1), "val_mae_cm": mae,
