@@ -1,0 +1,257 @@
+"""Descriptor generation of mmJoints (Sec. 6.3, eq. 20).
+
+Two pieces:
+
+* :class:`JointFrameEncoder` - the "feature of the current signal frame" of Sec. 6.3, a set
+  encoder over the points of the window's last frame. Its queries are the joints: for each joint
+  anchor (the black-box estimate, and the decoded surrogate pose when available) every point
+  contributes a value and an attention logit computed from the point's position *relative to the
+  joint* (offset and distance, point-transformer style) and its doppler and intensity; a masked
+  softmax over the points pools them into one vector per joint. Beside the learned vector, each
+  anchor gets three explicit numbers: ``log(1 + psi)`` at the anchor (the signal strength of
+  Sec. 2.2 evaluated where the joint is believed to be), the distance to the nearest point, and
+  the number of points within 15 cm.
+* :class:`DescriptorHeads` - the two-branch hourglass MLP (linear layers, widths going down then
+  up, as in Sec. 6.3) that maps ``[p_pred, p_refine, mu_S, frame features]`` to the sensing score
+  ``xi [B, J]`` and the reliability score ``kappa [B, J]``. A per-joint linear skip from each
+  joint's frame features to its logits is added to the hourglass output. The xi branch also
+  predicts the paper-formula score (scale 1, a near 0/1 step on MARS) as a second output when the
+  primary score uses another scale. The loss is eq. 20, :func:`descriptor_loss`.
+
+``use_signal`` / ``use_refine`` switch inputs off for the ablation of Table 10(a).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mmsight.joints.model.layers import mlp
+from mmsight.joints.model.signal_encoder import point_features
+
+__all__ = ["JointFrameEncoder", "HourglassMLP", "DescriptorHeads", "DescriptorOutput", "descriptor_loss",
+           "anchor_statistics"]
+
+#: Radius (m) of the explicit point count around a joint anchor.
+COUNT_RADIUS = 0.15
+
+
+def anchor_statistics(points: torch.Tensor, valid: torch.Tensor, anchors: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
+    """Explicit per-joint signal numbers ``[B, J, 3]`` for anchors ``[B, J, 3]`` and one frame of points.
+
+    Columns: ``log(1 + psi)`` with ``psi = sum_n I_n / max(d, floor)^2`` (as in
+    ``mmsight.joints.descriptors.signal_strength``), the distance (m, capped at 2) to the nearest
+    point, and the number of points within ``COUNT_RADIUS`` (divided by 10).
+
+    Args:
+        points: ``[B, M, 5]`` raw points (x, y, z in m, doppler, intensity).
+        valid: ``bool [B, M]``.
+        anchors: joint positions ``[B, J, 3]`` (m).
+    """
+    rel = points[:, None, :, :3] - anchors[:, :, None, :]  # [B, J, M, 3]
+    d2 = (rel * rel).sum(-1)
+    v = valid[:, None, :]
+    inten = points[:, None, :, 4].clamp_min(0.0)
+    psi = torch.where(v, inten / d2.clamp_min(floor * floor), torch.zeros_like(d2)).sum(-1)
+    dmin = torch.where(v, d2, torch.full_like(d2, 4.0)).amin(-1).clamp(max=4.0).sqrt()
+    near = (v & (d2 < COUNT_RADIUS**2)).sum(-1).to(points.dtype) / 10.0
+    return torch.stack([torch.log1p(psi), dmin, near], dim=-1)
+
+
+class JointFrameEncoder(nn.Module):
+    """Joint-queried set encoder over one radar frame.
+
+    Args:
+        n_joints: ``J``.
+        dim: width of the per-joint features.
+        heads: attention heads (each head has its own logits; values are split between heads).
+        n_anchors: anchors per joint (1: the black-box estimate; 2: also the surrogate pose).
+    """
+
+    def __init__(self, n_joints: int, dim: int = 32, heads: int = 4, n_anchors: int = 2) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim={dim} is not divisible by heads={heads}")
+        self.n_joints, self.dim, self.heads, self.n_anchors = n_joints, dim, heads, n_anchors
+        self.register_buffer("point_mean", torch.zeros(5))
+        self.register_buffer("point_std", torch.ones(5))
+        self.joint_embed = nn.Parameter(torch.randn(n_joints, dim) * 0.02)
+        self.pair = mlp([4 + 2, dim, dim], last_act=True)
+        self.logits = nn.Linear(dim, heads)
+        self.values = nn.Linear(dim, dim)
+        self.out_dim = n_anchors * (dim + 3) + (1 if n_anchors > 1 else 0)
+
+    @torch.no_grad()
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the standardisation of the point features (``[5]`` each), as in the signal encoder."""
+        self.point_mean.copy_(torch.as_tensor(mean, dtype=self.point_mean.dtype))
+        self.point_std.copy_(torch.as_tensor(std, dtype=self.point_std.dtype).clamp_min(1e-6))
+
+    def _attend(self, points: torch.Tensor, valid: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        b, m, _ = points.shape
+        j = anchors.shape[1]
+        feats = (point_features(points) - self.point_mean) / self.point_std  # [B, M, 5]
+        rel = points[:, None, :, :3] - anchors[:, :, None, :]  # [B, J, M, 3] metres
+        dist = rel.norm(dim=-1, keepdim=True)
+        pair_in = torch.cat([rel * 5.0, dist * 5.0, feats[:, None, :, 3:5].expand(b, j, m, 2)], dim=-1)
+        h = self.pair(pair_in) + self.joint_embed[None, :, None, :]  # [B, J, M, d]
+        logit = self.logits(h)  # [B, J, M, H]
+        mask = valid[:, None, :, None]
+        logit = logit.masked_fill(~mask, -1e4)
+        att = torch.softmax(logit, dim=2) * mask  # no points -> all zero
+        val = self.values(h).view(b, j, m, self.heads, self.dim // self.heads)
+        return (att[..., None] * val).sum(2).reshape(b, j, self.dim)
+
+    def forward(self, points: torch.Tensor, counts: torch.Tensor, anchors: list[torch.Tensor]) -> torch.Tensor:
+        """``points [B, M, 5]``, ``counts [B]``, ``n_anchors`` tensors ``[B, J, 3]`` -> ``[B, J, out_dim]``."""
+        if len(anchors) != self.n_anchors:
+            raise ValueError(f"expected {self.n_anchors} anchor sets, got {len(anchors)}")
+        valid = torch.arange(points.shape[1], device=points.device) < counts[:, None]
+        parts = []
+        for a in anchors:
+            parts.append(self._attend(points, valid, a))
+            parts.append(anchor_statistics(points, valid, a))
+        if self.n_anchors > 1:
+            parts.append((anchors[0] - anchors[1]).norm(dim=-1, keepdim=True) * 5.0)
+        return torch.cat(parts, dim=-1)
+
+
+class HourglassMLP(nn.Module):
+    """Linear "hourglass": ``d_in -> widths... -> d_out`` with GELU (widths e.g. 256-128-64-128-256)."""
+
+    def __init__(self, d_in: int, widths: list[int], d_out: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = mlp([d_in, *widths, d_out], dropout=dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass
+class DescriptorOutput:
+    """Estimated descriptors.
+
+    Attributes:
+        xi: sensing score with the configured scale ``[B, J]`` in (0, 1).
+        kappa: reliability score ``[B, J]`` in (0, 1).
+        xi_unit: sensing score with the paper's scale 1 ``[B, J]`` (same tensor as ``xi`` when the
+            configured scale is 1).
+    """
+
+    xi: torch.Tensor
+    kappa: torch.Tensor
+    xi_unit: torch.Tensor
+
+
+class DescriptorHeads(nn.Module):
+    """Two-branch hourglass MLP -> ``(xi, kappa, xi_unit)``.
+
+    Args:
+        n_joints: ``J``.
+        latent_dim: ``D_p``.
+        signal_dim: ``D_S``.
+        frame_dim: per-joint width of :class:`JointFrameEncoder` output (its ``out_dim``; 0 when
+            ``use_signal`` is False).
+        widths: hourglass widths.
+        dropout: dropout in the branches.
+        separate_unit: learn the scale-1 sensing score as an extra output.
+        use_signal, use_refine: inputs used (Table 10(a) ablation).
+        joint_feat_dim: each joint's frame features are compressed (shared linear layer) to this
+            width before they are concatenated into the hourglass input.
+    """
+
+    def __init__(self, n_joints: int, latent_dim: int, signal_dim: int, frame_dim: int, widths: list[int],
+                 dropout: float = 0.0, separate_unit: bool = True, use_signal: bool = True, use_refine: bool = True,
+                 joint_feat_dim: int = 16) -> None:
+        super().__init__()
+        self.n_joints = n_joints
+        self.use_signal, self.use_refine, self.separate_unit = use_signal, use_refine, separate_unit
+        d_in = latent_dim * (2 if use_refine else 1) + ((signal_dim + n_joints * joint_feat_dim) if use_signal else 0)
+        n_xi = 2 if separate_unit else 1
+        self.xi_branch = HourglassMLP(d_in, widths, n_joints * n_xi, dropout)
+        self.kappa_branch = HourglassMLP(d_in, widths, n_joints, dropout)
+        self.n_xi = n_xi
+        if use_signal:
+            self.xi_skip = nn.Linear(frame_dim, n_xi)
+            self.kappa_skip = nn.Linear(frame_dim, 1)
+            self.norm = nn.LayerNorm(frame_dim)
+            self.compress = nn.Linear(frame_dim, joint_feat_dim)
+
+    def forward(self, p_pred: torch.Tensor, p_refine: torch.Tensor | None = None, mu_s: torch.Tensor | None = None,
+                frame_feats: torch.Tensor | None = None) -> DescriptorOutput:
+        """Latent features ``[B, D_p]``, ``mu_S [B, D_S]``, frame features ``[B, J, F]`` -> descriptors."""
+        b = p_pred.shape[0]
+        parts = [p_pred]
+        if self.use_refine:
+            if p_refine is None:
+                raise ValueError("these heads use p_refine")
+            parts.append(p_refine)
+        if self.use_signal:
+            if mu_s is None or frame_feats is None:
+                raise ValueError("these heads use the signal feature and the frame features")
+            ff = self.norm(frame_feats)
+            parts += [mu_s, self.compress(ff).flatten(1)]
+        x = torch.cat(parts, dim=-1)
+        xi_logit = self.xi_branch(x).view(b, self.n_joints, self.n_xi)
+        kappa_logit = self.kappa_branch(x).view(b, self.n_joints)
+        if self.use_signal:
+            xi_logit = xi_logit + self.xi_skip(ff)
+            kappa_logit = kappa_logit + self.kappa_skip(ff)[..., 0]
+        xi_all = torch.sigmoid(xi_logit)
+        xi = xi_all[..., 0]
+        return DescriptorOutput(xi=xi, kappa=torch.sigmoid(kappa_logit),
+                                xi_unit=xi_all[..., 1] if self.separate_unit else xi)
+
+
+def descriptor_loss(out: DescriptorOutput, xi: torch.Tensor, kappa: torch.Tensor, xi_unit: torch.Tensor | None = None,
+                    unit_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 20: ``MSE(xi) + MSE(kappa)`` (+ ``unit_weight * MSE(xi_unit)`` for the scale-1 output)."""
+    l_xi = torch.mean((out.xi - xi) ** 2)
+    l_k = torch.mean((out.kappa - kappa) ** 2)
+    loss = l_xi + l_k
+    parts = {"xi": float(l_xi.detach()), "kappa": float(l_k.detach())}
+    if xi_unit is not None and out.xi_unit is not out.xi:
+        l_u = torch.mean((out.xi_unit - xi_unit) ** 2)
+        loss = loss + unit_weight * l_u
+        parts["xi_unit"] = float(l_u.detach())
+    return loss, parts
+
+
+class DescriptorStage(nn.Module):
+    """Frame encoder + heads as one unit: what Sec. 6.3 computes from its three inputs.
+
+    Args:
+        n_joints, latent_dim, signal_dim: sizes.
+        frame_dim, frame_heads: :class:`JointFrameEncoder` sizes.
+        widths, dropout, separate_unit: :class:`DescriptorHeads` settings.
+        use_signal: use the current frame (and ``mu_S``).
+        use_refine: use ``p_refine`` (and the decoded surrogate pose as a second anchor).
+    """
+
+    def __init__(self, n_joints: int, latent_dim: int, signal_dim: int, frame_dim: int = 32, frame_heads: int = 4,
+                 widths: list[int] | None = None, dropout: float = 0.0, separate_unit: bool = True,
+                 use_signal: bool = True, use_refine: bool = True) -> None:
+        super().__init__()
+        widths = list(widths or [256, 128, 64, 128, 256])
+        self.use_signal, self.use_refine = use_signal, use_refine
+        self.frame_encoder = (JointFrameEncoder(n_joints, frame_dim, frame_heads, 2 if use_refine else 1)
+                              if use_signal else None)
+        fdim = self.frame_encoder.out_dim if self.frame_encoder is not None else 0
+        self.heads = DescriptorHeads(n_joints, latent_dim, signal_dim, fdim, widths, dropout, separate_unit,
+                                     use_signal, use_refine)
+
+    def forward(self, p_pred: torch.Tensor, pred_pose: torch.Tensor, p_refine: torch.Tensor | None = None,
+                surrogate_pose: torch.Tensor | None = None, mu_s: torch.Tensor | None = None,
+                frame_points: torch.Tensor | None = None, frame_counts: torch.Tensor | None = None) -> DescriptorOutput:
+        """Latent ``[B, D_p]`` features, skeletons ``[B, J, 3]`` (m), last frame ``[B, M, 5]`` + ``[B]``."""
+        feats = None
+        if self.frame_encoder is not None:
+            if frame_points is None or frame_counts is None:
+                raise ValueError("this descriptor stage needs the current frame's points")
+            anchors = [pred_pose] + ([surrogate_pose] if self.use_refine else [])
+            if any(a is None for a in anchors):
+                raise ValueError("this descriptor stage needs the surrogate pose")
+            feats = self.frame_encoder(frame_points, frame_counts, anchors)
+        return self.heads(p_pred, p_refine, mu_s, feats)
