@@ -292,6 +292,12 @@ def _leg_phases(phase: np.ndarray, timing_asymmetry: float) -> np.ndarray:
     return np.stack([np.mod(phase - 0.5 - timing_asymmetry, 1.0), np.mod(phase, 1.0)], axis=1)
 
 
+def _double_support(duty: float, timing_asymmetry: float) -> np.ndarray:
+    """``[2]`` (left, right) length in cycles of the double support that follows each leg's heel
+    strike (until the other leg's toe-off)."""
+    return np.maximum(np.array([duty - 0.5 - timing_asymmetry, duty - 0.5 + timing_asymmetry]), 1e-3)
+
+
 def _support_weights(phase: np.ndarray, duty: float, timing_asymmetry: float = 0.0, *, hard: bool = False) -> np.ndarray:
     """``[T, 2]`` (left, right) share of the body's support.
 
@@ -300,13 +306,22 @@ def _support_weights(phase: np.ndarray, duty: float, timing_asymmetry: float = 0
     trailing foot keeps the whole share until its toe-off (used for anchoring the root).
     """
     lp = _leg_phases(phase, timing_asymmetry)
-    ds = max(duty - 0.5, 1e-3)  # double-support length (cycles) after each heel strike
+    ds = _double_support(duty, timing_asymmetry)[None, :]
+    stance = lp < duty
     if hard:
-        w = ((lp >= ds) & (lp < duty)).astype(np.float64)
+        w = stance.astype(np.float64)
+        both = stance.all(axis=1)
+        trailing_left = lp[:, 0] > lp[:, 1]
+        w[both, 0] = trailing_left[both]
+        w[both, 1] = ~trailing_left[both]
+        none = ~stance.any(axis=1)  # flight (not reached by walking parameters): nearest strike
+        w[none, 0] = lp[none, 0] > lp[none, 1]
+        w[none, 1] = ~(lp[none, 0] > lp[none, 1])
     else:
+        ds_other = ds[:, ::-1]
         up = 0.5 - 0.5 * np.cos(np.pi * np.clip(lp / ds, 0, 1))
-        down = 0.5 + 0.5 * np.cos(np.pi * np.clip((lp - 0.5) / ds, 0, 1))
-        w = np.where(lp < 0.5, up, np.where(lp < duty, down, 0.0))
+        down = 0.5 + 0.5 * np.cos(np.pi * np.clip((lp - (duty - ds_other)) / ds_other, 0, 1))
+        w = np.where(lp < 0.5, up, np.where(stance, down, 0.0))
     return w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
 
 
@@ -324,8 +339,9 @@ def _pin_leading_foot(
     out = angles.copy()
     joints, rots = body.forward_kinematics(angles, root, 0.0)
     lp = _leg_phases(phase, timing_asymmetry)
-    ds = max(duty - 0.5, 1e-3)
+    ds_all = _double_support(duty, timing_asymmetry)
     for k, side in enumerate(("left", "right")):
+        ds = float(ds_all[k])
         hip_i, knee_i, ankle_i, heel_i = (JOINT_INDEX[f"{n}_{side}"] for n in ("hip", "knee", "ankle", "heel"))
         strikes = np.nonzero(np.diff(lp[:, k]) < -0.5)[0] + 1
         for h in strikes:
@@ -483,7 +499,7 @@ def _calibrate_hip(params: GaitParams, body: BodyShape, target: float) -> tuple[
     rate = n / cycle_dur
     phase = np.arange(3 * n + 1) / n  # three cycles; the second is measured
     feet = body.foot_contact_points().reshape(2, 3)
-    mid = int(round(0.5 * (sym.duty_factor(body) - 0.5) * n))
+    mid = int(round(0.5 * _double_support(sym.duty_factor(body), 0.0)[1] * n))
 
     def residual(x: np.ndarray) -> np.ndarray:
         ang = _gait_angles(sym, body, phase, float(x[0]), 1.0, float(x[1]))
