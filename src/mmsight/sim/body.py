@@ -207,8 +207,8 @@ class SegmentSet:
 
     def capsule_endpoints(self) -> np.ndarray:
         """``[T, S, 2, 3]`` end points of the capsule core lines (m)."""
-        s = np.arange(len(self.names))
-        direction = self.axes[:, s, :, self.capsule_axis]  # [T, S, 3]
+        pick = np.eye(3)[self.capsule_axis]  # [S, 3] one-hot
+        direction = np.einsum("tsij,sj->tsi", self.axes, pick)  # [T, S, 3]
         h = self.capsule_half_length[None, :, None]
         return np.stack([self.centers - h * direction, self.centers + h * direction], axis=2)
 
