@@ -9,8 +9,6 @@ Each system adds its own part as it lands.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from mmsight.utils.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,6 @@ def person_scatterers(person: DemoPerson, n: int, rng: np.random.Generator) -> t
     velocities = np.concatenate([np.tile(person.velocity, (n, 1)) * speed_factor, np.zeros((n, 1))], axis=1)
     rcs = np.full(n, 10 ** (-8 / 10) / n)
     return positions, velocities, rcs
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def run_radar_demo(out: Path, preset: str = "iwr6843isk", seed: int = 0) -> dict:
@@ -109,7 +102,7 @@ def run_radar_demo(out: Path, preset: str = "iwr6843isk", seed: int = 0) -> dict
         "figures": {k: v.name for k, v in figures.items()},
     }
     config.save_yaml(out / "radar_config.yaml")
-    _atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

@@ -30,13 +30,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+
+from mmsight.utils.atomic import atomic_write_text
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 BOLTZMANN = 1.380649e-23  # J/K
@@ -327,16 +328,7 @@ class RadarConfig:
 
     def save_yaml(self, path: str | os.PathLike[str]) -> None:
         """Write as YAML, atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def load_yaml(cls, path: str | os.PathLike[str]) -> "RadarConfig":

@@ -38,6 +38,7 @@ import numpy as np
 
 from mmsight.data.importers import ImportReport, RejectedRow, _inc, sha256_file
 from mmsight.data.store import DatasetWriter, SequenceRecord
+from mmsight.radar.formats.radhar_text import RADHAR_COLUMNS
 
 __all__ = [
     "RADHAR_DOPPLER_BINS",
@@ -49,9 +50,8 @@ __all__ = [
     "radhar_invalid_rows",
 ]
 
-RADHAR_SOURCE_COLUMNS: tuple[str, ...] = (
-    "x", "y", "z", "range", "velocity", "doppler_bin", "bearing", "intensity",
-)
+#: Columns of the shared RadHAR ``.npz`` (the same as the ROS text dump's, see radar.formats).
+RADHAR_SOURCE_COLUMNS: tuple[str, ...] = RADHAR_COLUMNS
 RADHAR_POINT_COLUMNS: tuple[str, ...] = (
     "x", "y", "z", "doppler", "intensity", "range", "doppler_bin", "bearing",
 )

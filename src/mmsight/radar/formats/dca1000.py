@@ -26,15 +26,15 @@ as ``complex64`` with zero imaginary part so that every capture has the same dty
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from mmsight.utils.atomic import atomic_file
 
 from .errors import RadarFormatError, RadarFormatWarning
 
@@ -217,32 +217,6 @@ def _to_int16(x: np.ndarray, what: str) -> np.ndarray:
     if x.size and (x.min() < -32768 or x.max() > 32767):
         raise ValueError(f"{what} outside the int16 range")
     return x.astype(_WORD)
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | os.PathLike[str]) -> Iterator[Any]:
-    """Open a binary file for writing that appears at ``path`` only when the block succeeds.
-
-    The data go to a temporary file in the destination directory, which replaces ``path`` with
-    ``os.replace`` at the end of the ``with`` block; on an exception the temporary file is
-    removed and ``path`` is left as it was.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        # "x": never clobber; permissions follow the umask like any new file
-        with open(tmp, "xb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class DCA1000Reader:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dca1000 import atomic_file
+from mmsight.utils.atomic import atomic_file
 from .errors import RadarFormatError
 
 __all__ = [

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dca1000 import atomic_file
+from mmsight.utils.atomic import atomic_file
 from .errors import RadarFormatError, RadarFormatWarning
 
 __all__ = [
