@@ -181,7 +181,7 @@ def test_tiny_mars_cnn_learns_beyond_chance() -> None:
 
 
 def test_m1_trains_only_upper_body_outputs(frames) -> None:
-    est = create_estimator("m1_upper", **TINY["m1_upper"])
+    est = create_estimator("m1_upper", rest="untrained", **TINY["m1_upper"])
     head0 = est.model.inner.head.weight.detach().clone()
     res = train_estimator(est, frames, epochs=2, log=None, batch_size=16)
     assert res.best_epoch >= 1
@@ -189,11 +189,26 @@ def test_m1_trains_only_upper_body_outputs(frames) -> None:
     rows = lambda js: [c * 19 + int(j) for c in range(3) for j in js]  # noqa: E731
     assert torch.equal(head[rows(MARS19_LOWER)], head0[rows(MARS19_LOWER)])
     assert not torch.equal(head[rows(MARS19_UPPER)], head0[rows(MARS19_UPPER)])
+    mean_pose = frames.joints[frames.valid].mean(axis=0)
     mean_variant = create_estimator("m2_lower", rest="mean", **TINY["m2_lower"])
-    mean_variant.prepare(frames.joints[frames.valid].mean(axis=0))
+    mean_variant.prepare(mean_pose)
     out = mean_variant.predict(_windows(frames, 1))
-    np.testing.assert_allclose(out[:, MARS19_UPPER], np.broadcast_to(
-        frames.joints[frames.valid].mean(axis=0)[MARS19_UPPER], out[:, MARS19_UPPER].shape), rtol=1e-6)
+    np.testing.assert_allclose(out[:, MARS19_UPPER], np.broadcast_to(mean_pose[MARS19_UPPER], out[:, MARS19_UPPER].shape),
+                               rtol=1e-6)
+
+
+def test_m1_default_rest_joints_are_m3s(frames) -> None:
+    m1 = create_estimator("m1_upper", seed=5, **TINY["m1_upper"])  # rest="random"
+    rnd0 = {k: v.clone() for k, v in m1.model.random_net.state_dict().items()}
+    train_estimator(m1, frames, epochs=2, log=None, batch_size=16)
+    for k, v in m1.model.random_net.state_dict().items():
+        assert torch.equal(v, rnd0[k]), k  # the random part is never trained
+    m3 = create_estimator("m3_random", seed=5, **TINY["m3_random"])
+    train_estimator(m3, frames, log=None)  # only sets the same data statistics
+    wp = _windows(frames, 1, n=6)
+    a, b = m1.predict(wp), m3.predict(wp)
+    np.testing.assert_allclose(a[:, MARS19_LOWER], b[:, MARS19_LOWER], rtol=1e-5, atol=1e-6)
+    assert np.abs(a[:, MARS19_UPPER] - b[:, MARS19_UPPER]).mean() > 1e-3
 
 
 @pytest.mark.parametrize("name", ["p4t", "mmmesh"])

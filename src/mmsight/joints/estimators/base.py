@@ -196,7 +196,8 @@ class TorchPoseEstimator(PoseEstimator):
     The module's ``forward(pts, counts)`` takes zero-padded windows ``pts float32 [B, K, M, 5]``
     and point counts ``counts int64 [B, K]`` and returns joints ``[B, 19, 3]`` (m). It must also
     provide ``set_output_offset(pose [19, 3])`` (initialise the output so an untrained model
-    starts at the given pose) and may hold an :class:`InputNorm` named ``norm``.
+    starts at the given pose); every :class:`InputNorm` inside it gets the training point
+    statistics from :meth:`prepare`.
 
     Attributes:
         model: the network.
@@ -278,12 +279,12 @@ class TorchPoseEstimator(PoseEstimator):
                 if mp.shape != (self.n_joints, 3):
                     raise ValueError(f"mean_pose must be [{self.n_joints}, 3], got {mp.shape}")
                 self.model.set_output_offset(torch.from_numpy(mp))
-            norm = getattr(self.model, "norm", None)
-            if isinstance(norm, InputNorm):
-                if point_mean is not None:
-                    norm.mean.copy_(torch.as_tensor(np.asarray(point_mean, np.float32)))
-                if point_std is not None:
-                    norm.std.copy_(torch.as_tensor(np.maximum(np.asarray(point_std, np.float32), 1e-6)))
+            for norm in self.model.modules():
+                if isinstance(norm, InputNorm):
+                    if point_mean is not None:
+                        norm.mean.copy_(torch.as_tensor(np.asarray(point_mean, np.float32)))
+                    if point_std is not None:
+                        norm.std.copy_(torch.as_tensor(np.maximum(np.asarray(point_std, np.float32), 1e-6)))
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -76,4 +76,5 @@ def build_mmmesh(seed: int = 0, n_frames: int = 10, point_dims: tuple[int, ...] 
     model = build_seeded(seed, lambda: MmMeshLite(n_frames, tuple(point_dims), frame_dim, hidden, layers, dropout))
     return TorchPoseEstimator("mmmesh", model, window=n_frames, config=cfg,
                               train_defaults={"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "batch_size": 64,
-                                              "epochs": 80, "weight_decay": 1e-4, "grad_clip": 5.0})
+                                              "epochs": 40, "weight_decay": 1e-4, "grad_clip": 5.0,
+                                              "windows_per_epoch": 4000, "max_val_windows": 3000})

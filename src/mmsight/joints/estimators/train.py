@@ -9,7 +9,7 @@ the best model on the validate split, evaluate on the test split. Concretely,
    joints are NaN are dropped and counted;
 2. sets data statistics from the *training* split only: output bias = training mean pose,
    per-channel point mean/std (used by the estimators that normalise their input);
-3. trains with Adam and the MSE on joint coordinates in metres (restricted to
+3. trains with Adam (AdamW when weight decay is set) and the MSE on joint coordinates in metres (restricted to
    ``estimator.loss_joints`` for the crafted M1/M2), evaluating the validate MAE after every
    epoch, keeping the best epoch's weights and stopping after ``patience`` epochs without
    improvement; the random seed fixes weight init, shuffling and dropout.
@@ -184,6 +184,7 @@ def train_estimator(
     seed: int = 0,
     max_train_windows: int | None = None,
     max_val_windows: int | None = None,
+    windows_per_epoch: int | None = None,
     time_limit_s: float | None = None,
     log: Callable[[str], None] | None = print,
     **cfg: Any,
@@ -200,7 +201,12 @@ def train_estimator(
         patience: stop after this many epochs without a validate-MAE improvement.
         min_delta_cm: improvement (cm) that counts as one.
         seed: weight init (when building by name), shuffling and dropout.
-        max_train_windows, max_val_windows: random subsets (for quick runs/tests).
+        max_train_windows, max_val_windows: fixed random subsets of the training windows / of the
+            validation windows used for model selection (default for the latter: the estimator's
+            ``train_defaults``, else all). Final metrics should come from :func:`evaluate_estimator`.
+        windows_per_epoch: draw this many training windows (without replacement) afresh each epoch
+            instead of using them all (default: ``train_defaults``, else all). Consecutive windows
+            overlap in all but one frame, so this mostly trades redundant passes for wall time.
         time_limit_s: stop (keeping the best weights) when this much time has passed.
         log: progress printer (None = silent).
 
@@ -217,6 +223,10 @@ def train_estimator(
     lr = float(lr or d.get("lr", 1e-3))
     wd = float(weight_decay if weight_decay is not None else d.get("weight_decay", 0.0))
     grad_clip = d.get("grad_clip")
+    if max_val_windows is None:
+        max_val_windows = d.get("max_val_windows")
+    if windows_per_epoch is None:
+        windows_per_epoch = d.get("windows_per_epoch")
     val_frames = frames if val_frames is None else val_frames
     rng = np.random.default_rng(seed)
 
@@ -262,8 +272,11 @@ def train_estimator(
     targets = torch.from_numpy(np.ascontiguousarray(frames.joints[tr_rows[:, -1]][:, loss_j]))
     loss_idx = torch.from_numpy(loss_j)
     model = est.model
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(d.get("betas", (0.9, 0.999))),
-                           eps=float(d.get("eps", 1e-8)), weight_decay=wd)
+    # Adam as in MARS; with weight decay, the decoupled form (AdamW): L2 added to tiny gradients
+    # would dominate Adam's normalised step and shrink the weights to zero.
+    opt_cls = torch.optim.AdamW if wd > 0 else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=lr, betas=tuple(d.get("betas", (0.9, 0.999))),
+                  eps=float(d.get("eps", 1e-8)), weight_decay=wd)
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # dropout masks
     best_state = copy.deepcopy(model.state_dict())
@@ -274,6 +287,8 @@ def train_estimator(
             te = time.perf_counter()
             model.train()
             order = rng.permutation(len(tr_rows))
+            if windows_per_epoch is not None and windows_per_epoch < len(order):
+                order = order[:windows_per_epoch]
             tot, nb = 0.0, 0
             for s in range(0, len(order), batch_size):
                 bi = order[s : s + batch_size]
