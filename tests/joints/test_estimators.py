@@ -202,7 +202,8 @@ def test_m1_default_rest_joints_are_m3s(frames) -> None:
     rnd0 = {k: v.clone() for k, v in m1.model.random_net.state_dict().items()}
     train_estimator(m1, frames, epochs=2, log=None, batch_size=16)
     for k, v in m1.model.random_net.state_dict().items():
-        assert torch.equal(v, rnd0[k]), k  # the random part is never trained
+        if k != "head.bias" and not k.startswith("norm."):  # only data statistics are set
+            assert torch.equal(v, rnd0[k]), k  # the random part is never trained
     m3 = create_estimator("m3_random", seed=5, **TINY["m3_random"])
     train_estimator(m3, frames, log=None)  # only sets the same data statistics
     wp = _windows(frames, 1, n=6)
