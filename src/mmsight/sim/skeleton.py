@@ -218,7 +218,19 @@ def rot_z(angle: np.ndarray | float) -> np.ndarray:
 def euler_xyz_to_matrix(euler: np.ndarray) -> np.ndarray:
     """``[..., 3]`` angles (rad) -> ``[..., 3, 3]`` rotation ``Rx(e0) @ Ry(e1) @ Rz(e2)``."""
     e = np.asarray(euler, dtype=np.float64)
-    return rot_x(e[..., 0]) @ rot_y(e[..., 1]) @ rot_z(e[..., 2])
+    ca, cb, cc = np.cos(e[..., 0]), np.cos(e[..., 1]), np.cos(e[..., 2])
+    sa, sb, sc = np.sin(e[..., 0]), np.sin(e[..., 1]), np.sin(e[..., 2])
+    out = np.empty(e.shape[:-1] + (3, 3))
+    out[..., 0, 0] = cb * cc
+    out[..., 0, 1] = -cb * sc
+    out[..., 0, 2] = sb
+    out[..., 1, 0] = ca * sc + sa * sb * cc
+    out[..., 1, 1] = ca * cc - sa * sb * sc
+    out[..., 1, 2] = -sa * cb
+    out[..., 2, 0] = sa * sc - ca * sb * cc
+    out[..., 2, 1] = sa * cc + ca * sb * sc
+    out[..., 2, 2] = ca * cb
+    return out
 
 
 def matrix_to_euler_xyz(r: np.ndarray) -> np.ndarray:
