@@ -419,7 +419,17 @@ def fall(
     fall_part = ~before
     root[fall_part] += (1 - blend[fall_part]) * (root_idle[i0] - root[np.searchsorted(times, t0)])
     a[fall_part] += (1 - blend[fall_part, :, None]) * (a_idle[i0] - a[np.searchsorted(times, t0)])
-    root[:, 2] = _floor_lift(body, a, root)
+    z_lift = _floor_lift(body, a, root)
+    if end == "lying":
+        # once settled the body rests on the floor: the pelvis stays put while the limbs relax
+        t_rest = t1 + settle
+        i_rest = min(int(np.searchsorted(times, t_rest)), t_count - 1)
+        root[i_rest:, :2] = root[i_rest, :2]
+        z_rest = _floor_lift(body, a, root, settle=True)
+        w = np.clip((times - t_rest) / 0.2, 0.0, 1.0)
+        root[:, 2] = (1 - w) * z_lift + w * z_rest
+    else:
+        root[:, 2] = z_lift
     fallen = "lying" if end == "lying" else "sitting_floor"
     activity = np.where(before, "standing", np.where(times < t1, "falling", fallen))
     vz = np.gradient(root[:, 2], times)
