@@ -39,8 +39,9 @@ points come out occluded without a separate normal test; pass ``ignore_primitive
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 
@@ -68,6 +69,21 @@ __all__ = [
 PRIMITIVE_TYPES: tuple[str, ...] = ("ellipsoid", "capsule", "box", "quad", "plane")
 
 _INF = np.inf
+_BLAS_CONTROLLER: Any = None
+
+
+def _single_thread_blas() -> Any:
+    """Context manager holding BLAS to one thread: the many tiny matrix products of ray casting are
+    several times slower when BLAS spreads them over threads (no-op without threadpoolctl)."""
+    global _BLAS_CONTROLLER
+    try:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
 
 
 def _f64(a: np.ndarray | Sequence, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
@@ -88,6 +104,16 @@ def _unit_rows(v: np.ndarray) -> np.ndarray:
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...k,...k->...", a, b)
+
+
+def _rmul(v: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``v_i a_ik``: rows ``v [N, 3]`` times one matrix ``a [3, 3]`` or per-row matrices ``[N, 3, 3]``."""
+    return v @ a if a.ndim == 2 else np.einsum("ni,nik->nk", v, a)
+
+
+def _cmul(a: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``a_ik q_k``: combination of the columns of ``a`` (``[3, 3]`` or ``[N, 3, 3]``) with ``q [N, 3]``."""
+    return q @ a.T if a.ndim == 2 else np.einsum("nik,nk->ni", a, q)
 
 
 def _split_transform(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,6 +138,14 @@ def _smallest_root_above(t_min: np.ndarray, *cands: np.ndarray) -> np.ndarray:
         ok = np.isfinite(c) & (c > t_min)
         best = np.where(ok & (c < best), c, best)
     return best
+
+
+def _first_above(t_min: np.ndarray, r0: np.ndarray, r1: np.ndarray | None) -> np.ndarray:
+    """Given ordered candidate roots ``r0 <= r1`` (NaN = none), the first one ``> t_min``, else inf."""
+    with np.errstate(invalid="ignore"):
+        if r1 is None:
+            return np.where(r0 > t_min, r0, _INF)
+        return np.where(r0 > t_min, r0, np.where(r1 > t_min, r1, _INF))
 
 
 def _quadratic_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,9 +183,9 @@ class _Family:
         """``[n]`` surface areas (m^2; inf for planes)."""
         raise NotImplementedError
 
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
-        """Distance ``[N]`` along unit rays ``o + t d`` (``[N, 3]`` each) to primitive ``idx [N]``:
-        smallest root ``> t_min [N]``, inf if none."""
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
+        """Distance ``[N]`` along unit rays ``o + t d`` (``o`` ``[3]`` shared or ``[N, 3]``, ``d [N, 3]``) to
+        primitive ``k``: the smallest crossing ``> t_min [N]``, inf if none."""
         raise NotImplementedError
 
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
@@ -244,22 +278,21 @@ class Ellipsoids(_Family):
         a, b, c = (self.semi_axes[:, k] ** p for k in range(3))
         return 4.0 * np.pi * ((a * b + a * c + b * c) / 3.0) ** (1.0 / p)
 
-    def _to_unit(self, v: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.einsum("ni,nik->nk", v, self.axes[idx]) / self.semi_axes[idx]
-
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
-        ol = self._to_unit(o - self.centers[idx], idx)
-        dl = self._to_unit(d, idx)
-        r0, r1 = _quadratic_roots(_dot(dl, dl), _dot(ol, dl), _dot(ol, ol) - 1.0)
-        return _smallest_root_above(t_min, r0, r1)
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
+        m = self.axes[k] / self.semi_axes[k]  # columns scaled: x -> unit-sphere coordinates
+        ol = (o - self.centers[k]) @ m
+        dl = d @ m
+        b = dl @ ol if ol.ndim == 1 else _dot(dl, ol)
+        r0, r1 = _quadratic_roots(_dot(dl, dl), b, _dot(ol, ol) - 1.0)
+        return _first_above(t_min, r0, r1)
 
     def local_coords(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """``[N, 3]`` coordinates along (u, v, w) relative to the centre, m."""
-        return np.einsum("ni,nik->nk", points - self.centers[idx], self.axes[idx])
+        """``[N, 3]`` coordinates along (u, v, w) relative to the centre, m (``idx``: int or ``[N]``)."""
+        return _rmul(points - self.centers[idx], self.axes[idx])
 
-    def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
+    def normals_at(self, points: np.ndarray, idx: np.ndarray | int, dirs: np.ndarray | None = None) -> np.ndarray:
         q = self.local_coords(points, idx) / self.semi_axes[idx] ** 2
-        return _unit_rows(np.einsum("nik,nk->ni", self.axes[idx], q))
+        return _unit_rows(_cmul(self.axes[idx], q))
 
     def surface_residual(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
         q = self.local_coords(points, idx) / self.semi_axes[idx]
@@ -268,8 +301,8 @@ class Ellipsoids(_Family):
     def surface_uv(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
         q = self.local_coords(points, idx)
         s = self.semi_axes[idx]
-        r = 0.5 * (s[:, 0] + s[:, 1])
-        return np.stack([np.arctan2(q[:, 1] / s[:, 1], q[:, 0] / s[:, 0]) * r, q[:, 2]], axis=1)
+        r = 0.5 * (s[..., 0] + s[..., 1])
+        return np.stack([np.arctan2(q[:, 1] / s[..., 1], q[:, 0] / s[..., 0]) * r, q[:, 2]], axis=1)
 
     def sample(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         counts = np.asarray(counts, dtype=np.int64)
@@ -377,26 +410,30 @@ class Capsules(_Family):
         _, length = self._axis()
         return 2.0 * np.pi * self.radius * length + 4.0 * np.pi * self.radius**2
 
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
         ax_all, len_all = self._axis()
-        ax, length, r = ax_all[idx], len_all[idx], self.radius[idx]
-        p0, p1 = self.p0[idx], self.p1[idx]
-        oa = o - p0
-        da, oaa = _dot(d, ax), _dot(oa, ax)
+        ax, length, r = ax_all[k], len_all[k], self.radius[k]
+        shared = o.ndim == 1
+        oa = o - self.p0[k]
+        da = d @ ax
+        oaa = oa @ ax
         dp = d - da[:, None] * ax
-        op = oa - oaa[:, None] * ax
-        c0, c1 = _quadratic_roots(_dot(dp, dp), _dot(op, dp), _dot(op, op) - r * r)
+        op = oa - (oaa * ax if shared else oaa[:, None] * ax)
+        b = dp @ op if shared else _dot(dp, op)
+        c0, c1 = _quadratic_roots(_dot(dp, dp), b, _dot(op, op) - r * r)
         cands = []
-        for root in (c0, c1):
-            y = oaa + root * da
-            cands.append(np.where((y >= 0) & (y <= length), root, np.nan))
-        for end, side in ((p0, -1.0), (p1, 1.0)):
-            oe = o - end
-            s0, s1 = _quadratic_roots(np.ones_like(r), _dot(oe, d), _dot(oe, oe) - r * r)
-            for root in (s0, s1):
+        with np.errstate(invalid="ignore"):
+            for root in (c0, c1):
                 y = oaa + root * da
-                on_cap = (y < 0) if side < 0 else (y > length)
-                cands.append(np.where(on_cap, root, np.nan))
+                cands.append(np.where((y >= 0) & (y <= length), root, np.nan))
+            for end, lower in ((self.p0[k], True), (self.p1[k], False)):
+                oe = o - end
+                be = d @ oe if shared else _dot(d, oe)
+                disc = be * be - (_dot(oe, oe) - r * r)
+                sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
+                for root in (-be - sq, -be + sq):
+                    y = oaa + root * da
+                    cands.append(np.where((y < 0) if lower else (y > length), root, np.nan))
         return _smallest_root_above(t_min, *cands)
 
     def _closest_on_core(self, points: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -489,21 +526,30 @@ class Boxes(_Family):
         h = self.half_extents
         return 8.0 * (h[:, 0] * h[:, 1] + h[:, 0] * h[:, 2] + h[:, 1] * h[:, 2])
 
-    def local_coords(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.einsum("ni,nik->nk", points - self.centers[idx], self.axes[idx])
+    def local_coords(self, points: np.ndarray, idx: np.ndarray | int) -> np.ndarray:
+        """``[N, 3]`` coordinates along the box axes relative to the centre, m."""
+        return _rmul(points - self.centers[idx], self.axes[idx])
 
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
-        ol = self.local_coords(o, idx)
-        dl = np.einsum("ni,nik->nk", d, self.axes[idx])
-        h = self.half_extents[idx]
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
+        a = self.axes[k]
+        ol = (o - self.centers[k]) @ a  # [3] or [N, 3]
+        dl = np.ascontiguousarray((d @ a).T)  # [3, N]
+        olT = ol if ol.ndim == 1 else ol.T
+        h = self.half_extents[k]
+        t_near = t_far = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            inv = 1.0 / dl
-            ta = (-h - ol) * inv
-            tb = (h - ol) * inv
-        t_near = np.max(np.minimum(ta, tb), axis=1)
-        t_far = np.min(np.maximum(ta, tb), axis=1)
-        hit = t_near <= t_far
-        return _smallest_root_above(t_min, np.where(hit, t_near, np.nan), np.where(hit, t_far, np.nan))
+            for j in range(3):
+                inv = 1.0 / dl[j]
+                ta = (-h[j] - olT[j]) * inv
+                tb = (h[j] - olT[j]) * inv
+                lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+                t_near = lo if t_near is None else np.maximum(t_near, lo)
+                t_far = hi if t_far is None else np.minimum(t_far, hi)
+        assert t_near is not None and t_far is not None
+        miss = ~(t_near <= t_far)
+        t_near[miss] = np.nan
+        t_far[miss] = np.nan
+        return _first_above(t_min, t_near, t_far)
 
     def _face(self, points: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = self.local_coords(points, idx)
@@ -512,18 +558,20 @@ class Boxes(_Family):
 
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
         q, k = self._face(points, idx)
-        rows = np.arange(len(idx))
+        rows = np.arange(len(points))
         sign = np.sign(q[rows, k])
         sign[sign == 0] = 1.0
-        return self.axes[idx][rows, :, k] * sign[:, None]
+        a = self.axes[idx]
+        cols = a.T[k] if a.ndim == 2 else a[rows, :, k]
+        return cols * sign[:, None]
 
     def surface_residual(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
         q = self.local_coords(points, idx)
-        return np.max(np.abs(q) / self.half_extents[idx], axis=1) - 1.0
+        return np.max(np.abs(q) / self.half_extents[idx], axis=-1) - 1.0
 
     def surface_uv(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
         q, k = self._face(points, idx)
-        rows = np.arange(len(idx))
+        rows = np.arange(len(points))
         return np.stack([q[rows, (k + 1) % 3], q[rows, (k + 2) % 3]], axis=1)
 
     def sample(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -599,19 +647,19 @@ class Quads(_Family):
     def surface_area(self) -> np.ndarray:
         return 4.0 * np.linalg.norm(self.u, axis=1) * np.linalg.norm(self.v, axis=1)
 
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
-        n = self.front_normals[idx]
-        c, u, v = self.centers[idx], self.u[idx], self.v[idx]
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
+        n = self.front_normals[k]
+        c, u, v = self.centers[k], self.u[k], self.v[k]
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = _dot(c - o, n) / _dot(d, n)
-            rel = o + t[:, None] * d - c
-            a = _dot(rel, u) / _dot(u, u)
-            b = _dot(rel, v) / _dot(v, v)
-        inside = (np.abs(a) <= 1.0) & (np.abs(b) <= 1.0)
-        return _smallest_root_above(t_min, np.where(inside, t, np.nan))
+            t = ((c - o) @ n if o.ndim == 1 else _dot(c - o, n)) / (d @ n)
+            rel = t[:, None] * d + (o - c)
+            a = (rel @ u) / (u @ u)
+            b = (rel @ v) / (v @ v)
+            inside = (np.abs(a) <= 1.0) & (np.abs(b) <= 1.0)
+        return _first_above(t_min, np.where(inside, t, np.nan), None)
 
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
-        n = self.front_normals[idx]
+        n = np.broadcast_to(self.front_normals[idx], points.shape)
         if dirs is not None:
             n = np.where((_dot(n, dirs) > 0)[:, None], -n, n)
         return n
@@ -671,14 +719,14 @@ class Planes(_Family):
     def surface_area(self) -> np.ndarray:
         return np.full(len(self), _INF)
 
-    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
-        n = self.normals[idx]
+    def intersect_one(self, o: np.ndarray, d: np.ndarray, k: int, t_min: np.ndarray) -> np.ndarray:
+        n = self.normals[k]
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = _dot(self.points[idx] - o, n) / _dot(d, n)
-        return _smallest_root_above(t_min, t)
+            t = ((self.points[k] - o) @ n if o.ndim == 1 else _dot(self.points[k] - o, n)) / (d @ n)
+        return _first_above(t_min, t, None)
 
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
-        n = self.normals[idx]
+        n = np.broadcast_to(self.normals[idx], points.shape)
         if dirs is not None:
             n = np.where((_dot(n, dirs) > 0)[:, None], -n, n)
         return n
@@ -687,7 +735,7 @@ class Planes(_Family):
         return _dot(points - self.points[idx], self.normals[idx])
 
     def surface_uv(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        n = self.normals[idx]
+        n = np.broadcast_to(self.normals[idx], points.shape)
         e1 = _perpendicular(n)
         e2 = np.cross(n, e1)
         rel = points - self.points[idx]
@@ -882,36 +930,40 @@ class SceneGeometry:
                 out[self.global_indices(PRIMITIVE_TYPES[ti])] = fam.surface_area()
         return out
 
-    def _per_family(self, primitive: np.ndarray, fn: str, points: np.ndarray, dirs: np.ndarray | None,
-                    width: int) -> np.ndarray:
+    def _per_primitive(self, primitive: np.ndarray, fn: str, points: np.ndarray, dirs: np.ndarray | None,
+                       width: int) -> np.ndarray:
+        """Apply a family method to points grouped by global primitive (one matrix per group)."""
         primitive = np.asarray(primitive, dtype=np.int64)
         out = np.full((len(primitive), width) if width else (len(primitive),), np.nan)
-        valid = primitive >= 0
-        types = np.where(valid, self.primitive_type[np.maximum(primitive, 0)], -1) if len(self) else -np.ones_like(primitive)
-        for ti, fam in enumerate(self.families):
-            sel = np.flatnonzero(types == ti)
-            if fam is None or len(sel) == 0:
-                continue
-            loc = self.local_index[primitive[sel]]
+        valid = np.flatnonzero(primitive >= 0)
+        if len(valid) == 0:
+            return out
+        order = valid[np.argsort(primitive[valid], kind="stable")]
+        uniq, starts = np.unique(primitive[order], return_index=True)
+        ends = np.append(starts[1:], len(order))
+        for p, a, b in zip(uniq, starts, ends):
+            sel = order[a:b]
+            fam = self.families[self.primitive_type[p]]
+            k = int(self.local_index[p])
             if fn == "normals_at":
-                out[sel] = fam.normals_at(points[sel], loc, None if dirs is None else dirs[sel])
+                out[sel] = fam.normals_at(points[sel], k, None if dirs is None else dirs[sel])  # type: ignore[union-attr]
             else:
-                out[sel] = getattr(fam, fn)(points[sel], loc)
+                out[sel] = getattr(fam, fn)(points[sel], k)
         return out
 
     def normals_at(self, points: np.ndarray, primitive: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
         """``[N, 3]`` unit normals at surface points of global primitives ``[N]`` (NaN for -1)."""
         points = np.asarray(points, dtype=np.float64)
         d = None if dirs is None else np.asarray(dirs, dtype=np.float64)
-        return self._per_family(primitive, "normals_at", points, d, width=3)
+        return self._per_primitive(primitive, "normals_at", points, d, width=3)
 
     def surface_uv(self, points: np.ndarray, primitive: np.ndarray) -> np.ndarray:
         """``[N, 2]`` per-primitive surface coordinates (m) of surface points (NaN for -1)."""
-        return self._per_family(primitive, "surface_uv", np.asarray(points, dtype=np.float64), None, width=2)
+        return self._per_primitive(primitive, "surface_uv", np.asarray(points, dtype=np.float64), None, width=2)
 
     def surface_residual(self, points: np.ndarray, primitive: np.ndarray) -> np.ndarray:
         """``[N]`` implicit-surface value (0 on the surface, < 0 inside; NaN for -1)."""
-        return self._per_family(primitive, "surface_residual", np.asarray(points, dtype=np.float64), None, width=0)
+        return self._per_primitive(primitive, "surface_residual", np.asarray(points, dtype=np.float64), None, width=0)
 
 
 def room_geometry(
@@ -993,20 +1045,30 @@ class RayHits:
 def _candidates(
     o: np.ndarray, d: np.ndarray, shared_origin: bool, bc: np.ndarray, br: np.ndarray, t_min: np.ndarray, t_max: np.ndarray
 ) -> np.ndarray:
-    """``[R, P]`` bool: may ray r hit the bounding sphere of primitive p within (t_min, t_max)?"""
+    """``[P, R]`` bool: may ray r cross the bounding sphere of primitive p within (t_min, t_max)?"""
+    finite = np.isfinite(br)
+    r = np.where(finite, br * (1.0 + 1e-6) + 1e-6, 0.0)
     if shared_origin:
         rel = bc - o[0]  # [P, 3]
-        b = d @ rel.T  # [R, P]
-        dist2 = _dot(rel, rel)[None, :] - b * b
+        # float32 is plenty for a conservative cull (radii are padded) and halves memory traffic
+        b = rel.astype(np.float32) @ np.ascontiguousarray(d.T, dtype=np.float32)  # [P, R]
+        cand = b * b >= (_dot(rel, rel) - r * r).astype(np.float32)[:, None]
+        inside = _dot(rel, rel) <= r * r  # origin inside the bounding sphere: any direction may hit
+        cand[inside] = True
     else:
-        b = d @ bc.T - _dot(d, o)[:, None]
-        oc = o @ bc.T
-        dist2 = _dot(bc, bc)[None, :] - 2.0 * oc + _dot(o, o)[:, None] - b * b
-    finite = np.isfinite(br)
-    r = np.where(finite, br * (1.0 + 1e-9) + 1e-9, 0.0)
-    cand = (dist2 <= (r * r)[None, :]) & (b + r[None, :] > t_min[:, None]) & (b - r[None, :] < t_max[:, None])
+        b = bc @ np.ascontiguousarray(d.T) - _dot(d, o)[None, :]
+        dist2 = _dot(bc, bc)[:, None] - 2.0 * (bc @ np.ascontiguousarray(o.T)) + _dot(o, o)[None, :] - b * b
+        cand = dist2 <= (r * r)[:, None]
+    uniform = np.all(t_min == t_min[0]) and np.all(t_max == t_max[0])
+    if uniform:
+        lo = (t_min[0] - r).astype(b.dtype)
+        cand &= b > lo[:, None]
+        if np.isfinite(t_max[0]):
+            cand &= b < (t_max[0] + r).astype(b.dtype)[:, None]
+    else:
+        cand &= (b + r[:, None] > t_min[None, :]) & (b - r[:, None] < t_max[None, :])
     if not np.all(finite):
-        cand[:, ~finite] = True
+        cand[~finite, :] = True
     return cand
 
 
@@ -1034,6 +1096,19 @@ def ray_cast(
     Returns:
         :class:`RayHits` with R entries.
     """
+    with _single_thread_blas():
+        return _ray_cast(geometry, origins, dirs, t_min, t_max, ignore_primitive, chunk)
+
+
+def _ray_cast(
+    geometry: SceneGeometry,
+    origins: np.ndarray,
+    dirs: np.ndarray,
+    t_min: float | np.ndarray,
+    t_max: float | np.ndarray | None,
+    ignore_primitive: np.ndarray | None,
+    chunk: int,
+) -> RayHits:
     d = _unit_rows(np.atleast_2d(np.asarray(dirs, dtype=np.float64)))
     n_rays = len(d)
     o_in = np.asarray(origins, dtype=np.float64)
@@ -1053,6 +1128,7 @@ def ray_cast(
     if n_prim and n_rays:
         bc, br = geometry.bounding_spheres()
         fams = geometry.families
+        ptype, local = geometry.primitive_type, geometry.local_index
         for s in range(0, n_rays, chunk):
             e = min(n_rays, s + chunk)
             dc = d[s:e]
@@ -1062,29 +1138,24 @@ def ray_cast(
             if ign_all is not None:
                 ig = ign_all[s:e]
                 rows = np.flatnonzero(ig >= 0)
-                cand[rows, ig[rows]] = False
-            r_idx, p_idx = np.nonzero(cand)
-            if len(r_idx) == 0:
-                continue
-            t_pair = np.full(len(r_idx), _INF)
-            ptype = geometry.primitive_type[p_idx]
-            for ti, fam in enumerate(fams):
-                if fam is None:
+                cand[ig[rows], rows] = False
+            tb = np.minimum(np.full(e - s, _INF), tmax)
+            pb = np.full(e - s, -1, dtype=np.int64)
+            for p in range(n_prim):
+                rows = np.flatnonzero(cand[p])
+                if len(rows) == 0:
                     continue
-                sel = np.flatnonzero(ptype == ti)
-                if len(sel) == 0:
-                    continue
-                rr = r_idx[sel]
-                o_pair = np.broadcast_to(oc[0], (len(sel), 3)) if shared else oc[rr]
-                t_pair[sel] = fam.intersect_pairs(o_pair, dc[rr], geometry.local_index[p_idx[sel]], tmin[rr])
-            t_pair = np.where(t_pair < tmax[r_idx], t_pair, _INF)
-            dense = np.full((e - s, n_prim), _INF)
-            dense[r_idx, p_idx] = t_pair
-            best = np.argmin(dense, axis=1)
-            tb = dense[np.arange(e - s), best]
-            hit = np.isfinite(tb)
-            t_best[s:e] = tb
-            p_best[s:e] = np.where(hit, best, -1)
+                fam = fams[ptype[p]]
+                assert fam is not None
+                t = fam.intersect_one(o_in if shared else oc[rows], dc[rows], int(local[p]), tmin[rows])
+                better = t < tb[rows]
+                if np.any(better):
+                    rows = rows[better]
+                    tb[rows] = t[better]
+                    pb[rows] = p
+            hit = pb >= 0
+            t_best[s:e] = np.where(hit, tb, _INF)
+            p_best[s:e] = pb
 
     hit = p_best >= 0
     o_full = np.broadcast_to(o_in, (n_rays, 3))
