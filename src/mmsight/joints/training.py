@@ -72,6 +72,8 @@ __all__ = [
     "TrainReport",
     "train_core",
     "train_mmjoints",
+    "save_core",
+    "load_core",
     "batched_diag_gmm",
     "select_components_bic",
     "knn",
@@ -903,7 +905,9 @@ def train_mmjoints(
             _train_downstream(bundle, samples, est_desc, targets, cfg, log)
             timings["downstream"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
-    bundle.meta = {"training": _summary(info), "estimator": estimator.name}
+    bundle.meta = {"training": _jsonable(_summary(info)), "estimator": estimator.name, "core": _jsonable(core.info),
+                   "train_means": {"xi": targets.xi.mean(0).tolist(), "kappa": targets.kappa.mean(0).tolist(),
+                                   "xi_unit": targets.xi_unit.mean(0).tolist()}}
     return TrainReport(bundle=bundle, info=info)
 
 
@@ -957,3 +961,30 @@ def _summary(info: dict[str, Any]) -> dict[str, Any]:
                                                         "generator_history")}
         | {k: last(info.get(k)) for k in ("surrogate_history", "heads_history")},
     }
+
+
+def save_core(core: CoreResult, directory: str) -> str:
+    """Save a :class:`CoreResult` as a checkpoint directory (no estimator; surrogate and heads untrained)."""
+    cfg = core.model.config
+    bundle = MMJointsBundle(model=core.model, reference=core.reference,
+                            xi_scale=xi_scale_value(cfg.heads.xi_scale, core.reference),
+                            meta={"core": _jsonable(core.info), "core_only": True})
+    return bundle.save(directory)
+
+
+def load_core(directory: str) -> CoreResult:
+    """Load a core saved by :func:`save_core` (or the core part of any mmJoints checkpoint)."""
+    bundle = MMJointsBundle.load(directory, load_estimator=False)
+    return CoreResult(model=bundle.model, reference=bundle.reference, info=bundle.meta.get("core", {}))
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return o
