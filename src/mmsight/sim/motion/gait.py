@@ -283,10 +283,6 @@ def _gait_angles(
 # --------------------------------------------------------------------------------------------
 
 
-def _sole_points(body: BodyShape) -> np.ndarray:
-    return body.foot_contact_points()
-
-
 def _leg_phases(phase: np.ndarray, timing_asymmetry: float) -> np.ndarray:
     """``[T, 2]`` (left, right) leg phases in [0, 1): cycles since that leg's heel strike."""
     return np.stack([np.mod(phase - 0.5 - timing_asymmetry, 1.0), np.mod(phase, 1.0)], axis=1)
@@ -298,7 +294,9 @@ def _double_support(duty: float, timing_asymmetry: float) -> np.ndarray:
     return np.maximum(np.array([duty - 0.5 - timing_asymmetry, duty - 0.5 + timing_asymmetry]), 1e-3)
 
 
-def _support_weights(phase: np.ndarray, duty: float, timing_asymmetry: float = 0.0, *, hard: bool = False) -> np.ndarray:
+def _support_weights(
+    phase: np.ndarray, duty: float, timing_asymmetry: float = 0.0, *, hard: bool = False
+) -> np.ndarray:
     """``[T, 2]`` (left, right) share of the body's support.
 
     Soft (default): 1 for the stance foot in single support and a smooth hand-over from the

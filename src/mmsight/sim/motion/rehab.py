@@ -279,7 +279,8 @@ def rehab_movement(
                     new = rot_z(sgn * yaw * _DEG * s) @ feet[sel, k_side] @ rot_x(pitch * _DEG * s)
                     # pitch about the ball of the foot: move the ankle so that the ball stays put
                     ball = body.offsets[_J[f"foot_{side}"]]
-                    ankles[sel, k_side] += np.einsum("tij,j->ti", feet[sel, k_side], ball) - np.einsum("tij,j->ti", new, ball)
+                    old_ball = np.einsum("tij,j->ti", feet[sel, k_side], ball)
+                    ankles[sel, k_side] += old_ball - np.einsum("tij,j->ti", new, ball)
                     feet[sel, k_side] = new
                     # keep the toes flat when the heel rises (toe extension at the ball)
                     a[sel, _J[f"foot_{side}"], 0] += np.maximum(-pitch, 0.0) * _DEG * s
@@ -308,7 +309,9 @@ def rehab_movement(
     root[:, 2] = _floor_lift(body, a, root)
     name = MARS_MOVEMENTS[number]
     meta: dict[str, Any] = {"movement": number, "name": name, "style": asdict(style), "repetitions": spans}
-    clip = MotionClip(body=body, times=times, root_position=root, heading=np.zeros(t_count), angles=a,
-                      activity=np.where(active, name, "standing"), label=f"mars_{number:02d}_{name}", meta=meta)  # fmt: skip
+    clip = MotionClip(
+        body=body, times=times, root_position=root, heading=np.zeros(t_count), angles=a,
+        activity=np.where(active, name, "standing"), label=f"mars_{number:02d}_{name}", meta=meta,
+    )  # fmt: skip
     return clip.moved(offset=(position[0], position[1], 0.0), yaw=heading)
 
