@@ -58,10 +58,10 @@ def _row(res: dict[str, Any]) -> dict[str, Any]:
             "s234_mae_cm": s234, "n_windows": res["n_windows"]}
 
 
-def mean_pose_baseline(frames: MarsFrames, eval_frames: MarsFrames, split: Any) -> dict[str, Any]:
+def mean_pose_baseline(frames: MarsFrames, eval_frames: MarsFrames, split: Any, min_history: int = 0) -> dict[str, Any]:
     """Predict the training mean pose for every frame (the 'chance' reference)."""
     tr = make_windows(frames, 1, "train")
-    va = make_windows(eval_frames, 1, split)
+    va = make_windows(eval_frames, 1, split, min_history=min_history)
     gt = eval_frames.joints[va.targets]
     pred = np.broadcast_to(frames.joints[tr.targets].mean(axis=0), gt.shape)
     res = pose_metrics(pred, gt)
@@ -86,13 +86,13 @@ def format_table(rows: dict[str, dict[str, Any]], extra_cols: tuple[str, ...] = 
     return "\n".join(lines)
 
 
-def evaluate_checkpoints(paths: list[Path], data: Path, split: Any) -> dict[str, dict[str, Any]]:
+def evaluate_checkpoints(paths: list[Path], data: Path, split: Any, min_history: int) -> dict[str, dict[str, Any]]:
     frames = load_mars_npz(data)
     rows = {}
     for p in paths:
         est = load_estimator(p)
         t = time.perf_counter()
-        res = evaluate_estimator(est, frames, split)
+        res = evaluate_estimator(est, frames, split, min_history=min_history)
         rows[p.stem] = {"window": est.window, **_row(res), "minutes": (time.perf_counter() - t) / 60}
     return rows
 
@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evaluate", type=Path, nargs="+", default=None,
                     help="only evaluate these checkpoints (files or directories) on --data/--split")
     ap.add_argument("--split", default="validate", help="evaluation split: train, validate, test or all")
+    ap.add_argument("--min-history", type=int, default=9,
+                    help="score only target frames with this many earlier frames in their run, so that all "
+                         "estimators (windows 1, 5, 10) are scored on the same frames (default 9)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     split: Any = None if args.split == "all" else args.split
@@ -120,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         paths: list[Path] = []
         for p in args.evaluate:
             paths += sorted(p.glob("*.safetensors")) + sorted(p.glob("*.pt")) if p.is_dir() else [p]
-        rows = evaluate_checkpoints(paths, args.data, split)
-        print(f"data: {args.data.name}, split: {args.split}")
+        rows = evaluate_checkpoints(paths, args.data, split, args.min_history)
+        print(f"data: {args.data.name}, split: {args.split}, min history: {args.min_history}")
         print(format_table(rows, ("n_windows",)))
         return 0
 
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {args.data.name} {frames.summary()}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
-    base = mean_pose_baseline(frames, frames, split)
+    base = mean_pose_baseline(frames, frames, split, args.min_history)
     rows["mean pose (ref.)"] = {"window": 1, **_row(base)}
     details: dict[str, Any] = {"data": args.data.name, "split": args.split, "summary": frames.summary(),
                                "seed": args.seed, "estimators": {}}
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                     "train_minutes": res.seconds / 60, "best_val_mae_cm_selection": res.best_val_mae_cm,
                     "counts": res.counts, "history": res.history, "data": args.data.name, "seed": args.seed}
             save_estimator(est, ckpt, extra={k: v for k, v in info.items() if k != "history"})
-        ev = evaluate_estimator(est, frames, split)
+        ev = evaluate_estimator(est, frames, split, min_history=args.min_history)
         rows[name] = {"window": est.window, **_row(ev), "epochs": info.get("best_epoch", ""),
                       "minutes": float(info.get("train_minutes", (time.perf_counter() - t0) / 60))}
         details["estimators"][name] = {"config": est.config, "params": est.num_parameters(), "train": info,
@@ -170,14 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             ship = args.out / "mars_cnn_ship.safetensors"
             save_estimator(est, ship, dtype="float16", extra={"note": "float16 copy of mars_cnn.safetensors",
                                                               "val_mae_cm_float32": ev["mae_cm"]})
-            shipped = evaluate_estimator(load_estimator(ship), frames, split, by_subject=False)
+            shipped = evaluate_estimator(load_estimator(ship), frames, split, by_subject=False,
+                                         min_history=args.min_history)
             details["ship"] = {"path": str(ship), "bytes": ship.stat().st_size, "val_mae_cm": shipped["mae_cm"]}
             print(f"[mars_cnn] shipped float16 copy: {ship} ({ship.stat().st_size / 1e6:.2f} MB), "
                   f"MAE {shipped['mae_cm']:.3f} cm", flush=True)
 
     table = format_table(rows)
     print()
-    print(f"Validate split of {args.data.name} (windows whose last frame has valid joints); errors in cm, PCK in %")
+    print(f"Split '{args.split}' of {args.data.name}: target frames with valid joints and >= {args.min_history} "
+          f"earlier frames in their run; errors in cm, PCK in %")
     print(table)
     (args.out / "results.md").write_text(table + "\n")
     (args.out / "results.json").write_text(json.dumps({"rows": rows, **details}, indent=1, default=float))

@@ -107,6 +107,8 @@ def test_windows_never_cross_runs() -> None:
         expect_nan = max(7 - (k - 1), 0)  # run 3's complete windows all end on NaN targets
         assert idx.n_nan_target == expect_nan
         assert len(idx) == 5 * max(7 - (k - 1), 0) - expect_nan
+    # min_history scores different windows on the same target frames
+    np.testing.assert_array_equal(make_windows(f, 1, None, min_history=3).targets, make_windows(f, 4, None).targets)
     # split selection, and keeping NaN targets when asked
     tr = make_windows(f, 2, "train")
     assert (f.split[tr.targets] == 0).all()

@@ -427,8 +427,8 @@ class WindowIndex:
             a window is its last frame, ``frames[:, -1]`` (causal, like a live radar).
         k: window length.
         n_candidates: frames in the selected split(s) that could end a window.
-        n_short_run_start: candidates dropped because fewer than ``k-1`` earlier frames of the same
-            run exist (the first ``k-1`` frames of every run).
+        n_short_run_start: candidates dropped because fewer than ``k-1`` (or ``min_history``)
+            earlier frames of the same run exist (the first ``k-1`` frames of every run).
         n_nan_target: candidates dropped because their joints are NaN (only if ``require_target``).
     """
 
@@ -466,6 +466,7 @@ def make_windows(
     split: int | str | Sequence[int] | None = None,
     *,
     require_target: bool = True,
+    min_history: int = 0,
 ) -> WindowIndex:
     """All windows of ``k`` consecutive frames inside one run, ending in the selected split(s).
 
@@ -473,12 +474,14 @@ def make_windows(
     share ``t``'s run (same subject, movement and split, adjacent in the file). With
     ``require_target`` windows whose last frame has NaN joints are dropped and counted. Frames
     earlier in a window may have NaN joints: only the radar points of those frames are used.
+    ``min_history`` additionally requires that many earlier frames of the run before ``t`` (use
+    ``max window - 1`` to score estimators with different windows on the same target frames).
     """
     if k < 1:
         raise ValueError(f"window length k must be >= 1, got {k}")
     cand = np.flatnonzero(_split_mask(frames, split))
     rid = frames.run_id
-    start = cand - (k - 1)
+    start = cand - max(k - 1, int(min_history))
     ok_run = start >= 0
     ok_run[ok_run] = rid[start[ok_run]] == rid[cand[ok_run]]  # runs are contiguous blocks
     n_short = int((~ok_run).sum())

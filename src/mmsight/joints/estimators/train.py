@@ -109,17 +109,19 @@ def predict_windows(est: PoseEstimator, frames: MarsFrames, index: WindowIndex, 
 
 
 def evaluate_estimator(est: PoseEstimator, frames: MarsFrames, split: int | str | Sequence[int] | None = "validate",
-                       *, by_subject: bool = True) -> dict[str, Any]:
+                       *, by_subject: bool = True, min_history: int = 0) -> dict[str, Any]:
     """Metrics of ``est`` on all windows ending in ``split`` with valid joints.
 
     Works on any MARS-format file (e.g. the held-out test split: ``split="test"`` or ``"all"``).
+    ``min_history`` (see :func:`~mmsight.joints.mars_data.make_windows`) puts estimators with
+    different windows on the same target frames.
 
     Returns:
         :func:`pose_metrics` over all 19 joints, plus ``upper`` / ``lower`` (metrics on
         ``MARS19_UPPER`` / ``MARS19_LOWER``), ``subjects`` (per-subject MAE/MPJPE if
         ``by_subject``), and window counts (``n_windows``, ``n_nan_target``, ``n_short_run_start``).
     """
-    idx = make_windows(frames, est.window, split)
+    idx = make_windows(frames, est.window, split, min_history=min_history)
     pred = predict_windows(est, frames, idx)
     gt = frames.joints[idx.targets]
     res = pose_metrics(pred, gt)
