@@ -1052,7 +1052,9 @@ def _candidates(
         rel = bc - o[0]  # [P, 3]
         # float32 is plenty for a conservative cull (radii are padded) and halves memory traffic
         b = rel.astype(np.float32) @ np.ascontiguousarray(d.T, dtype=np.float32)  # [P, R]
-        cand = b * b >= (_dot(rel, rel) - r * r).astype(np.float32)[:, None]
+        rel2 = _dot(rel, rel)
+        # the tolerance covers float32 rounding of b^2 (relative ~1e-7 of |rel|^2) with a wide margin
+        cand = b * b >= (rel2 - r * r - 1e-5 * rel2 - 1e-9).astype(np.float32)[:, None]
         inside = _dot(rel, rel) <= r * r  # origin inside the bounding sphere: any direction may hit
         cand[inside] = True
     else:
