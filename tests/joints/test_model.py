@@ -101,7 +101,7 @@ def _components(cfg: MMJointsConfig):
         "generator.weights": (LatentSignalDistributionGenerator(dp, ds, g, 16, 2, 1, 4), lambda m: m(p).weights, (B, g)),
         "surrogate": (build_surrogate(cfg), lambda m: m(p, mu_s, var_s, gmm).p_refine, (B, dp)),
         "surrogate.terms": (build_surrogate(cfg), lambda m: m(p, mu_s, var_s, gmm).terms, (B, g)),
-        "frame_encoder": (JointFrameEncoder(J, 16, 2, 2), lambda m: m(pts[:, -1], counts[:, -1], [pose, pose + 0.05]),
+        "frame_encoder": (JointFrameEncoder(J, 16, 2, 2), lambda m: m(pts[:, -1], counts[:, -1], [pose, pose + 0.05])[0],
                           (B, J, JointFrameEncoder(J, 16, 2, 2).out_dim)),
         "hourglass": (HourglassMLP(10, [8, 4, 8], 6), lambda m: m(torch.randn(B, 10)), (B, 6)),
         "descriptor.xi": (build_descriptor_stage(cfg), lambda m: m(p, pose, p, pose, mu_s, pts[:, -1], counts[:, -1]).xi,

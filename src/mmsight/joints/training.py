@@ -874,6 +874,8 @@ def train_mmjoints(
             model.pose_vae.eval()
             surr_pose = model.pose_vae.decode(_t(p_refine)).numpy()
         inputs = HeadInputs(p_pred, p_refine, surr_pose, mu_s, samples.pred)
+        ref_consts = (core.reference.psi_mean, xi_scale, core.reference.torso_mean, cfg.heads.units_per_metre)
+        model.descriptor.frame_encoder.set_reference(*ref_consts)
 
         t = time.perf_counter()
         rng = _seed(cfg.seed + 7)
@@ -895,6 +897,7 @@ def train_mmjoints(
                 if stage.frame_encoder is not None:
                     stage.frame_encoder.set_normalization(model.descriptor.frame_encoder.point_mean,
                                                           model.descriptor.frame_encoder.point_std)
+                    stage.frame_encoder.set_reference(*ref_consts)
                 _train_heads(stage, samples, inputs, targets, cfg, rng, log, f"ablation {name}")
                 bundle.add_extra(name, "descriptor", stage, **kw)
             timings["ablations"] = time.perf_counter() - t

@@ -18,6 +18,12 @@ Two pieces:
   predicts the paper-formula score (scale 1, a near 0/1 step on MARS) as a second output when the
   primary score uses another scale. The loss is eq. 20, :func:`descriptor_loss`.
 
+The heads learn *corrections* to two closed-form priors (our addition, see ``docs/joints.md``):
+the sensing score of eq. 1 evaluated at the black-box joint positions, and, when the surrogate pose
+is available, the reliability score of eq. 2-3 evaluated on the distance between the black-box
+joints and the decoded surrogate pose (the paper's role for the surrogate: a proxy for the ground
+truth). Each prior enters its output logit with a learned weight (initialised to 1).
+
 ``use_signal`` / ``use_refine`` switch inputs off for the ablation of Table 10(a).
 """
 
@@ -77,6 +83,8 @@ class JointFrameEncoder(nn.Module):
         self.n_joints, self.dim, self.heads, self.n_anchors = n_joints, dim, heads, n_anchors
         self.register_buffer("point_mean", torch.zeros(5))
         self.register_buffer("point_std", torch.ones(5))
+        # descriptor reference: psi_bar, xi scale, D0 (m), units per metre (set from the training data)
+        self.register_buffer("reference", torch.tensor([0.0, 1.0, 0.5, 100.0]))
         self.joint_embed = nn.Parameter(torch.randn(n_joints, dim) * 0.02)
         self.pair = mlp([4 + 2, dim, dim], last_act=True)
         self.logits = nn.Linear(dim, heads)
@@ -88,6 +96,23 @@ class JointFrameEncoder(nn.Module):
         """Set the standardisation of the point features (``[5]`` each), as in the signal encoder."""
         self.point_mean.copy_(torch.as_tensor(mean, dtype=self.point_mean.dtype))
         self.point_std.copy_(torch.as_tensor(std, dtype=self.point_std.dtype).clamp_min(1e-6))
+
+    @torch.no_grad()
+    def set_reference(self, psi_mean: float, xi_scale: float, torso_mean: float, units_per_metre: float) -> None:
+        """Set the eq. 1-3 constants used by the priors (``psi_bar``, scale, ``D0`` in m, unit)."""
+        self.reference.copy_(torch.tensor([psi_mean, xi_scale, torso_mean, units_per_metre], dtype=torch.float32))
+
+    def priors(self, stats: torch.Tensor, anchors: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Prior logits ``[B, J]`` (clamped to +-10): ``xi`` and ``xi_unit`` (eq. 1 at the first anchor,
+        configured scale and scale 1) and, with two anchors, ``kappa`` (the argument
+        ``u (D0 / 2 - D)`` of eq. 2 with ``D`` the distance between the two anchors)."""
+        psi_mean, scale, torso, unit = self.reference
+        psi = torch.expm1(stats[..., 0])
+        out = {"xi": ((psi - psi_mean) / scale).clamp(-10, 10), "xi_unit": (psi - psi_mean).clamp(-10, 10)}
+        if len(anchors) > 1:
+            d = (anchors[0] - anchors[1]).norm(dim=-1)
+            out["kappa"] = (unit * (0.5 * torso - d)).clamp(-10, 10)
+        return out
 
     def _attend(self, points: torch.Tensor, valid: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
         b, m, _ = points.shape
@@ -104,18 +129,23 @@ class JointFrameEncoder(nn.Module):
         val = self.values(h).view(b, j, m, self.heads, self.dim // self.heads)
         return (att[..., None] * val).sum(2).reshape(b, j, self.dim)
 
-    def forward(self, points: torch.Tensor, counts: torch.Tensor, anchors: list[torch.Tensor]) -> torch.Tensor:
-        """``points [B, M, 5]``, ``counts [B]``, ``n_anchors`` tensors ``[B, J, 3]`` -> ``[B, J, out_dim]``."""
+    def forward(self, points: torch.Tensor, counts: torch.Tensor,
+                anchors: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``points [B, M, 5]``, ``counts [B]``, ``n_anchors`` tensors ``[B, J, 3]`` ->
+        ``(features [B, J, out_dim], prior logits {name: [B, J]})`` (see :meth:`priors`)."""
         if len(anchors) != self.n_anchors:
             raise ValueError(f"expected {self.n_anchors} anchor sets, got {len(anchors)}")
         valid = torch.arange(points.shape[1], device=points.device) < counts[:, None]
         parts = []
+        first_stats = None
         for a in anchors:
             parts.append(self._attend(points, valid, a))
-            parts.append(anchor_statistics(points, valid, a))
+            st = anchor_statistics(points, valid, a)
+            first_stats = st if first_stats is None else first_stats
+            parts.append(st)
         if self.n_anchors > 1:
             parts.append((anchors[0] - anchors[1]).norm(dim=-1, keepdim=True) * 5.0)
-        return torch.cat(parts, dim=-1)
+        return torch.cat(parts, dim=-1), self.priors(first_stats, anchors)
 
 
 class HourglassMLP(nn.Module):
@@ -173,6 +203,7 @@ class DescriptorHeads(nn.Module):
         self.xi_branch = HourglassMLP(d_in, widths, n_joints * n_xi, dropout)
         self.kappa_branch = HourglassMLP(d_in, widths, n_joints, dropout)
         self.n_xi = n_xi
+        self.prior_weight = nn.Parameter(torch.ones(n_xi + 1))  # xi (, xi_unit), kappa
         if use_signal:
             self.xi_skip = nn.Linear(frame_dim, n_xi)
             self.kappa_skip = nn.Linear(frame_dim, 1)
@@ -180,8 +211,9 @@ class DescriptorHeads(nn.Module):
             self.compress = nn.Linear(frame_dim, joint_feat_dim)
 
     def forward(self, p_pred: torch.Tensor, p_refine: torch.Tensor | None = None, mu_s: torch.Tensor | None = None,
-                frame_feats: torch.Tensor | None = None) -> DescriptorOutput:
-        """Latent features ``[B, D_p]``, ``mu_S [B, D_S]``, frame features ``[B, J, F]`` -> descriptors."""
+                frame_feats: torch.Tensor | None = None, priors: dict[str, torch.Tensor] | None = None) -> DescriptorOutput:
+        """Latent features ``[B, D_p]``, ``mu_S [B, D_S]``, frame features ``[B, J, F]`` and prior logits
+        (``xi``, ``xi_unit``, ``kappa``: ``[B, J]``, each optional) -> descriptors."""
         b = p_pred.shape[0]
         parts = [p_pred]
         if self.use_refine:
@@ -199,6 +231,15 @@ class DescriptorHeads(nn.Module):
         if self.use_signal:
             xi_logit = xi_logit + self.xi_skip(ff)
             kappa_logit = kappa_logit + self.kappa_skip(ff)[..., 0]
+        if priors:
+            add = torch.zeros_like(xi_logit)
+            if "xi" in priors:
+                add[..., 0] = self.prior_weight[0] * priors["xi"]
+            if self.n_xi > 1 and "xi_unit" in priors:
+                add[..., 1] = self.prior_weight[1] * priors["xi_unit"]
+            xi_logit = xi_logit + add
+            if "kappa" in priors:
+                kappa_logit = kappa_logit + self.prior_weight[-1] * priors["kappa"]
         xi_all = torch.sigmoid(xi_logit)
         xi = xi_all[..., 0]
         return DescriptorOutput(xi=xi, kappa=torch.sigmoid(kappa_logit),
@@ -246,12 +287,12 @@ class DescriptorStage(nn.Module):
                 surrogate_pose: torch.Tensor | None = None, mu_s: torch.Tensor | None = None,
                 frame_points: torch.Tensor | None = None, frame_counts: torch.Tensor | None = None) -> DescriptorOutput:
         """Latent ``[B, D_p]`` features, skeletons ``[B, J, 3]`` (m), last frame ``[B, M, 5]`` + ``[B]``."""
-        feats = None
+        feats, priors = None, None
         if self.frame_encoder is not None:
             if frame_points is None or frame_counts is None:
                 raise ValueError("this descriptor stage needs the current frame's points")
             anchors = [pred_pose] + ([surrogate_pose] if self.use_refine else [])
             if any(a is None for a in anchors):
                 raise ValueError("this descriptor stage needs the surrogate pose")
-            feats = self.frame_encoder(frame_points, frame_counts, anchors)
-        return self.heads(p_pred, p_refine, mu_s, feats)
+            feats, priors = self.frame_encoder(frame_points, frame_counts, anchors)
+        return self.heads(p_pred, p_refine, mu_s, feats, priors)
