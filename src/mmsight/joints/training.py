@@ -114,7 +114,10 @@ def _t(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 def _optim(params: Any, lr: float, epochs: int, steps: int) -> tuple[torch.optim.Optimizer, Any]:
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * steps), pct_start=0.1)
+    total = epochs * steps
+    if total < 20:  # too short for a schedule: constant rate
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.1)
     return opt, sched
 
 
