@@ -690,7 +690,7 @@ def depth_noise(
     u = rng.random(z.shape)
     span = max(model.hole_angle_full - model.hole_angle_start, 1e-6)
     p_hole = np.clip((incidence - model.hole_angle_start) / span, 0.0, 1.0)
-    p_dark = 0.5 * np.clip((model.dark_albedo - albedo) / model.dark_albedo, 0.0, 1.0) * np.clip(z / 4.0, 0.25, 1.0)
+    p_dark = 0.5 * np.clip((model.dark_albedo - albedo) / max(model.dark_albedo, 1e-12), 0.0, 1.0) * np.clip(z / 4.0, 0.25, 1.0)
     p_gloss = np.where((gloss > 0.7) & (incidence < math.radians(15.0)), model.gloss_hole, 0.0)
     p = 1.0 - (1.0 - p_hole) * (1.0 - p_dark) * (1.0 - p_gloss)
     hole = (u < p) | (z < model.min_z) | (z > model.max_z)
