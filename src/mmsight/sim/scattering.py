@@ -77,7 +77,7 @@ import numpy as np
 
 from mmsight.sim.body import SEGMENT_NAMES, PosedBody
 from mmsight.sim.materials import Material, MaterialInstance, get_material
-from mmsight.sim.objects import ConcealedObject, attach, concealed_two_way_loss_db, get_object, get_region
+from mmsight.sim.objects import ConcealedObject, attach, get_object, get_region
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmsight.sim.geometry import SceneGeometry
@@ -110,6 +110,7 @@ __all__ = [
     "invert_transform",
     "occluded",
     "person_geometry",
+    "person_scatterers_room",
     "radar_mount",
     "skin_reflectivity",
     "slab_reflection",
@@ -140,7 +141,7 @@ REGION_SEGMENTS: Mapping[str, str] = {
 
 _SEG_INDEX = {n: i for i, n in enumerate(SEGMENT_NAMES)}
 _GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
-_ANGLE_GRID = np.radians(np.array([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0]))
+_ANGLE_GRID = np.radians(np.arange(0.0, 85.0 + 1e-9, 5.0))  # slab tables: 0-85 degrees, linear interpolation
 
 
 # ----------------------------------------------------------------------------------------------
@@ -475,7 +476,7 @@ def _slab_tables(inst: MaterialInstance, freq_hz: float, bandwidth_hz: float) ->
 def slab_transmission(inst: str | Material | MaterialInstance, freq_hz: float, angles: np.ndarray | float,
                       bandwidth_hz: float = 0.0) -> np.ndarray:
     """One-way power transmission (linear, 0..1) of a slab at incidence ``angles`` (rad from the
-    normal, any shape; interpolated on a 0-85 degree table, clipped at 85 degrees), averaged over
+    normal, any shape; interpolated on a 5-degree table over 0-85 degrees, clipped at 85 degrees), averaged over
     ``bandwidth_hz``."""
     table, _ = _slab_tables(_instance(inst), float(freq_hz), float(bandwidth_hz))
     return np.interp(np.clip(np.abs(angles), 0.0, _ANGLE_GRID[-1]), _ANGLE_GRID, table)
@@ -487,8 +488,6 @@ def slab_reflection(inst: str | Material | MaterialInstance, freq_hz: float, ang
     _, table = _slab_tables(_instance(inst), float(freq_hz), float(bandwidth_hz))
     return np.interp(np.clip(np.abs(angles), 0.0, _ANGLE_GRID[-1]), _ANGLE_GRID, table)
 
-
-_transmission = slab_transmission
 
 
 def skin_reflectivity(freq_hz: float, skin: str | Material | MaterialInstance | None = None,
@@ -787,6 +786,7 @@ def body_scatterers(
     bandwidth_hz: float = 0.0,
     person: int = 0,
     min_rcs: float = 0.0,
+    viewpoint: np.ndarray | None = None,
 ) -> Scatterers:
     """Scattering centres of one person (and the objects they carry) in one frame, radar frame.
 
@@ -809,6 +809,9 @@ def body_scatterers(
         bandwidth_hz: average the garment slab losses over this band (the chirp bandwidth).
         person: person index written to the tags.
         min_rcs: drop centres with a smaller RCS (m^2).
+        viewpoint: optional [3] room-frame point to look from instead of the radar (a virtual radar:
+            the radar's mirror image for image-source multipath); the output is still expressed in
+            the radar frame of ``radar_pose``.
 
     Returns:
         :class:`Scatterers` in the radar frame (positions m, velocities m/s, rcs m^2), body facets
@@ -819,13 +822,59 @@ def body_scatterers(
         raise ValueError(f"frame {frame} outside [0, {posed_body.n_frames})")
     T_rr = np.asarray(radar_pose, dtype=np.float64)
     T_radar_from_room = invert_transform(T_rr)
-    radar = T_rr[:3, 3]
-    cloth = as_clothing(clothing)
+    view = T_rr[:3, 3] if viewpoint is None else np.asarray(viewpoint, dtype=np.float64).reshape(3)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    lo, hi, _ = _frame_time(posed_body, frame, frame_period)
+    geo = person_geometry(posed_body, frame, objects, object_id=person)
+    if occluders is not None and len(occluders):
+        geo = geo.extend(occluders)
+    poses = [c.poses(posed_body, [lo, frame, hi]) for c in objects]
+    out = person_scatterers_room(
+        posed_body, frame, view, as_clothing(clothing), freq, gen, objects=objects, object_poses=poses, skin=skin,
+        facets=facets, fluctuation=fluctuation, garment_reflection=garment_reflection, geometry=geo,
+        frame_period=frame_period, bandwidth_hz=bandwidth_hz, person=person, min_rcs=min_rcs,
+    )
+    return out.transformed(T_radar_from_room)
+
+
+def person_scatterers_room(
+    posed_body: PosedBody,
+    frame: int,
+    view: np.ndarray,
+    clothing: Clothing,
+    freq: float,
+    gen: np.random.Generator,
+    *,
+    objects: Sequence[CarriedObject],
+    object_poses: Sequence[np.ndarray],
+    skin: str | Material | MaterialInstance | None,
+    facets: FacetModel,
+    fluctuation: Fluctuation | None,
+    garment_reflection: bool,
+    geometry: SceneGeometry,
+    frame_period: float | None,
+    bandwidth_hz: float,
+    person: int,
+    min_rcs: float = 0.0,
+) -> Scatterers:
+    """:func:`body_scatterers` in the room frame, with precomputed occluders and object poses (for
+    renderers that look at the same frame from several viewpoints).
+
+    Args:
+        view: [3] room-frame point the radar (or its image) looks from.
+        object_poses: per carried object, ``T_room_from_object`` [3, 4, 4] at frames (t-1, t, t+1)
+            (clamped at the clip ends).
+        geometry: occluders: :func:`person_geometry` of this person first (segments at global indices
+            0..S-1, then one box per carried object), then anything else.
+        (other arguments as :func:`body_scatterers`.)
+    """
+    from mmsight.sim.objects import object_scatterers
+
+    radar = np.asarray(view, dtype=np.float64).reshape(3)
     lo, hi, span = _frame_time(posed_body, frame, frame_period)
     seg = posed_body.segments
     ell = body_ellipsoids(posed_body, frame)
-    S = len(seg.names)  # the person's geometry has the segments at global indices 0..S-1
+    S = len(seg.names)
 
     # ---- body facets
     fac = ellipsoid_facets(*ell, radar, facets)
@@ -833,12 +882,12 @@ def body_scatterers(
     refl = np.full((S, M), skin_reflectivity(freq, skin, bandwidth_hz))
     inc = np.arccos(np.clip(fac.cos_incidence, -1.0, 1.0))
     for s_idx, name in enumerate(seg.names):
-        layers = cloth.layers(name)
+        layers = clothing.layers(name)
         if not layers:
             continue
         t2 = np.ones(M)
         for inst in layers:
-            t2 = t2 * _transmission(inst, freq, inc[s_idx], bandwidth_hz) ** 2
+            t2 = t2 * slab_transmission(inst, freq, inc[s_idx], bandwidth_hz) ** 2
         refl[s_idx] *= t2
         if garment_reflection:
             refl[s_idx] += _slab_tables(layers[-1], float(freq), float(bandwidth_hz))[1][0]
@@ -849,62 +898,60 @@ def body_scatterers(
     seg_idx = np.broadcast_to(np.arange(S)[:, None], (S, M)).reshape(-1)
     pts = fac.points.reshape(-1, 3)
     rcs = rcs.reshape(-1)
-    keep = (rcs > max(min_rcs, 0.0)) & (fac.cos_incidence.reshape(-1) > 0)
-    idx = np.flatnonzero(keep)
-    geo = person_geometry(posed_body, frame, objects, object_id=person)
-    if occluders is not None and len(occluders):  # type: ignore[arg-type]
-        geo = geo.extend(occluders)  # type: ignore[arg-type]
-    blocked = occluded(geo, pts[idx], radar, ignore=seg_idx[idx], pass_containing=False)
-    idx = idx[~blocked]
+    idx = np.flatnonzero((rcs > max(min_rcs, 0.0)) & (fac.cos_incidence.reshape(-1) > 0))
+
+    # ---- carried objects (PO primitives, garment loss)
+    o_pos, o_rcs, o_traj, o_src, o_box, o_pass = [], [], [], [], [], []
+    for o_idx, (carried, poses) in enumerate(zip(objects, object_poses)):
+        obj = carried.object
+        traj = np.einsum("tij,kj->tki", poses[:, :3, :3], obj.local_positions()) + poses[:, None, :3, 3]  # [3, K, 3]
+        pos, orcs = object_scatterers(obj, poses[1], radar, freq, clothing=None)  # [K, 3], [K]
+        d = radar - pos
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        cos_face = d @ poses[1, :3, 2]
+        layers = carried.covering(clothing)
+        if layers:
+            # objects.concealed_two_way_loss_db's model (incidence on the garment parallel to the
+            # object's face), from the cached slab tables
+            ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
+            for inst in layers:
+                orcs = orcs * slab_transmission(inst, freq, ang, bandwidth_hz) ** 2
+        o_pos.append(pos)
+        o_rcs.append(orcs)
+        o_traj.append(traj)
+        o_src.append(np.full(len(pos), o_idx))
+        o_box.append(np.full(len(pos), S + o_idx))
+        # an ellipsoid that contains the object (it sits in the clothing gap; the ellipsoids are
+        # approximate) hides it only when the object faces away from the radar (far side of the body)
+        o_pass.append(cos_face > 0.0)
+    n_o = sum(len(p) for p in o_pos)
+
+    # ---- one occlusion query for facets and object primitives
+    q_pts = np.concatenate([pts[idx]] + o_pos) if n_o else pts[idx]
+    q_ign = np.concatenate([seg_idx[idx]] + o_box) if n_o else seg_idx[idx]
+    q_pass = np.concatenate([np.zeros(idx.size, bool)] + o_pass) if n_o else np.zeros(idx.size, bool)
+    blocked = occluded(geometry, q_pts, radar, ignore=q_ign, pass_containing=q_pass)
+    b_blocked, o_blocked = blocked[: idx.size], blocked[idx.size:]
+
+    idx = idx[~b_blocked]
     local = fac.local.reshape(-1, 3)[idx]
     si = seg_idx[idx]
     traj = np.stack([seg.centers[f][si] + np.einsum("nij,nj->ni", seg.axes[f][si], local) for f in (lo, frame, hi)])
     vel, acc = _motion(traj, frame, lo, hi, span, posed_body.times, frame_period)
     n = idx.size
-    body = Scatterers(
+    parts = [Scatterers(
         positions=pts[idx], velocities=vel, rcs=rcs[idx], segment=si.astype(np.int16), kind=_i(n, KIND_BODY, np.int8),
         person=_i(n, person), source=_i(n, -1), path=_i(n, PATH_DIRECT, np.int8),
         normals=fac.normals.reshape(-1, 3)[idx], accelerations=acc,
-    )
-
-    # ---- carried objects
-    parts = [body]
-    for o_idx, carried in enumerate(objects):
-        parts.append(_object_part(carried, o_idx, posed_body, frame, lo, hi, span, radar, geo, S + o_idx, cloth,
-                                  freq, bandwidth_hz, person, frame_period))
-    out = Scatterers.concatenate(parts)
-    return out.transformed(T_radar_from_room)
-
-
-def _object_part(
-    carried: CarriedObject, o_idx: int, body: PosedBody, frame: int, lo: int, hi: int, span: float,
-    radar: np.ndarray, geo: SceneGeometry, own_box: int, cloth: Clothing, freq: float, bandwidth_hz: float,
-    person: int, frame_period: float | None,
-) -> Scatterers:
-    from mmsight.sim.objects import object_scatterers
-
-    obj = carried.object
-    poses = carried.poses(body, [lo, frame, hi])  # [3, 4, 4]
-    pos_all, _ = object_scatterers(obj, poses, radar, freq, clothing=None)  # [3, K, 3]
-    pos, rcs = object_scatterers(obj, poses[1], radar, freq, clothing=None)  # [K, 3], [K]
-    normal = poses[1, :3, 2]
-    d = radar - pos
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    cos_face = d @ normal
-    layers = carried.covering(cloth)
-    if layers:
-        ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
-        loss = sum(np.asarray(concealed_two_way_loss_db(inst, freq, ang, bandwidth_hz)) for inst in layers)
-        rcs = rcs * 10.0 ** (-np.asarray(loss) / 10.0)
-    # the body hides the object when the path crosses it; an ellipsoid that contains the object
-    # (the object sits in the clothing gap, the ellipsoid is only approximate) blocks only when the
-    # object faces away from the radar (it is then on the far side of the body)
-    blocked = occluded(geo, pos, radar, ignore=np.full(len(pos), own_box), pass_containing=cos_face > 0.0)
-    vel, acc = _motion(pos_all, frame, lo, hi, span, body.times, frame_period)
-    keep = ~blocked & (rcs > 0)
-    n = int(keep.sum())
-    return Scatterers(
-        positions=pos[keep], velocities=vel[keep], rcs=rcs[keep], segment=_i(n, -1), kind=_i(n, KIND_OBJECT, np.int8),
-        person=_i(n, person), source=_i(n, o_idx), path=_i(n, PATH_DIRECT, np.int8), normals=np.zeros((n, 3)),
-        accelerations=acc[keep],
-    )
+    )]
+    if n_o:
+        pos, orcs, src = np.concatenate(o_pos), np.concatenate(o_rcs), np.concatenate(o_src)
+        ovel, oacc = _motion(np.concatenate(o_traj, axis=1), frame, lo, hi, span, posed_body.times, frame_period)
+        keep = ~o_blocked & (orcs > max(min_rcs, 0.0))
+        k = int(keep.sum())
+        parts.append(Scatterers(
+            positions=pos[keep], velocities=ovel[keep], rcs=orcs[keep], segment=_i(k, -1),
+            kind=_i(k, KIND_OBJECT, np.int8), person=_i(k, person), source=src[keep].astype(np.int16),
+            path=_i(k, PATH_DIRECT, np.int8), normals=np.zeros((k, 3)), accelerations=oacc[keep],
+        ))
+    return Scatterers.concatenate(parts)
