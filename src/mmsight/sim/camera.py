@@ -859,35 +859,36 @@ def _shade(
     albedo = np.clip(albedo, 0.0, 1.0)
     gloss = tables["gloss"][lid]
 
-    light_sum = np.broadcast_to(lighting.ambient, albedo.shape).copy()
+    light_sum = np.empty_like(albedo)
+    light_sum[:] = lighting.ambient
     spec = np.zeros_like(albedo)
-    view = -d
     ks = 0.04 + 0.6 * gloss**2
     shininess = 8.0 + 400.0 * gloss**2
     for lt in lighting.lights:
         if lt.kind == "point":
             to_l = lt.vector - pts
-            dist2 = np.einsum("ij,ij->i", to_l, to_l)
-            ldir = to_l / np.sqrt(dist2)[:, None]
-            e = lt.rgb[None, :] / np.maximum(dist2, 1e-4)[:, None]
-            target = np.broadcast_to(lt.vector, pts.shape)
+            dist2 = np.maximum(np.einsum("ij,ij->i", to_l, to_l), 1e-8)
+            inv_dist = 1.0 / np.sqrt(dist2)
+            ndl = np.einsum("ij,ij->i", n, to_l) * inv_dist
+            ldv = -np.einsum("ij,ij->i", d, to_l) * inv_dist  # l . view
+            e_scale = 1.0 / np.maximum(dist2, 1e-4)
         else:
-            ldir = np.broadcast_to(-lt.vector, pts.shape)
-            e = np.broadcast_to(lt.rgb, pts.shape)
-            target = pts + 50.0 * ldir
-        ndl = np.clip(np.einsum("ij,ij->i", n, ldir), 0.0, None)
+            ndl = -(n @ lt.vector)
+            ldv = d @ lt.vector
+            e_scale = np.ones(len(pts))
+        ndl = np.maximum(ndl, 0.0)
         if options.shadows:
             lit = np.flatnonzero(ndl > 0)
             if len(lit):
                 start = pts[lit] + 1e-4 * n[lit]
-                occ = segment_occluded(geometry, start, target[lit])
-                ndl[lit[occ]] = 0.0
-        light_sum += e * ndl[:, None]
+                target = (np.broadcast_to(lt.vector, (len(lit), 3)) if lt.kind == "point"
+                          else pts[lit] - 50.0 * lt.vector)
+                ndl[lit[segment_occluded(geometry, start, target)]] = 0.0
+        light_sum += np.outer(e_scale * ndl, lt.rgb)
         if options.specular:
-            h = ldir + view
-            h /= np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
-            ndh = np.clip(np.einsum("ij,ij->i", n, h), 0.0, 1.0)
-            spec += e * (ks * ndh**shininess * (ndl > 0))[:, None]
+            # Blinn-Phong with h = (l + v) / |l + v|: n . h = (n . l + n . v) / sqrt(2 + 2 l . v)
+            ndh = np.clip((ndl + cos_v) / np.sqrt(np.maximum(2.0 + 2.0 * ldv, 1e-12)), 0.0, 1.0)
+            spec += np.outer(e_scale * ks * np.where(ndl > 0, ndh**shininess, 0.0), lt.rgb)
     lum = albedo @ _LUMA
     return _Shaded(albedo * light_sum, spec, lum, incidence, gloss)
 

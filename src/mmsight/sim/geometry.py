@@ -98,7 +98,7 @@ def _f64(a: np.ndarray | Sequence, shape_tail: tuple[int, ...], what: str) -> np
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    n = np.sqrt(np.einsum("...k,...k->...", v, v))[..., None]
     return v / np.maximum(n, 1e-300)
 
 
@@ -1048,6 +1048,18 @@ def _candidates(
     """``[P, R]`` bool: may ray r cross the bounding sphere of primitive p within (t_min, t_max)?"""
     finite = np.isfinite(br)
     r = np.where(finite, br * (1.0 + 1e-6) + 1e-6, 0.0)
+    uniform = bool(np.all(t_min == t_min[0]) and np.all(t_max == t_max[0]))
+    if shared_origin and uniform and t_min[0] < 1e-3 and not np.isfinite(t_max[0]):
+        # Fast path (camera): ray r may hit sphere p iff d_r lies in the cone from the origin around the
+        # sphere: d . c_hat >= cos(alpha), sin(alpha) = r / |c - o|. One product and one comparison.
+        rel = bc - o[0]
+        dist = np.sqrt(_dot(rel, rel))
+        inside = dist <= r + t_min[0]
+        c_hat = rel / np.maximum(dist, 1e-300)[:, None]
+        cos_a = np.sqrt(np.clip(1.0 - (np.minimum(r, dist) / np.maximum(dist, 1e-12)) ** 2, 0.0, 1.0))
+        # float32 is plenty for a conservative cull: widen the cone by 1e-5 (>> float32 rounding)
+        thresh = np.where(inside | ~finite, -2.0, cos_a - 1e-5).astype(np.float32)
+        return (c_hat.astype(np.float32) @ np.ascontiguousarray(d.T, dtype=np.float32)) >= thresh[:, None]
     if shared_origin:
         rel = bc - o[0]  # [P, 3]
         # float32 is plenty for a conservative cull (radii are padded) and halves memory traffic
@@ -1061,7 +1073,6 @@ def _candidates(
         b = bc @ np.ascontiguousarray(d.T) - _dot(d, o)[None, :]
         dist2 = _dot(bc, bc)[:, None] - 2.0 * (bc @ np.ascontiguousarray(o.T)) + _dot(o, o)[None, :] - b * b
         cand = dist2 <= (r * r)[:, None]
-    uniform = np.all(t_min == t_min[0]) and np.all(t_max == t_max[0])
     if uniform:
         lo = (t_min[0] - r).astype(b.dtype)
         cand &= b > lo[:, None]
@@ -1143,12 +1154,20 @@ def _ray_cast(
                 cand[ig[rows], rows] = False
             tb = np.minimum(np.full(e - s, _INF), tmax)
             pb = np.full(e - s, -1, dtype=np.int64)
+            n_c = e - s
+            counts = np.count_nonzero(cand, axis=1)
             for p in range(n_prim):
-                rows = np.flatnonzero(cand[p])
-                if len(rows) == 0:
+                if counts[p] == 0:
                     continue
                 fam = fams[ptype[p]]
                 assert fam is not None
+                if counts[p] == n_c:  # every ray is a candidate (room walls seen from inside): no gathers
+                    t = fam.intersect_one(o_in if shared else oc, dc, int(local[p]), tmin)
+                    better = np.flatnonzero(t < tb)
+                    tb[better] = t[better]
+                    pb[better] = p
+                    continue
+                rows = np.flatnonzero(cand[p])
                 t = fam.intersect_one(o_in if shared else oc[rows], dc[rows], int(local[p]), tmin[rows])
                 better = t < tb[rows]
                 if np.any(better):
@@ -1160,12 +1179,10 @@ def _ray_cast(
             p_best[s:e] = pb
 
     hit = p_best >= 0
-    o_full = np.broadcast_to(o_in, (n_rays, 3))
-    point = np.full((n_rays, 3), np.nan)
-    point[hit] = o_full[hit] + t_best[hit, None] * d[hit]
-    normal = np.zeros((n_rays, 3))
-    if np.any(hit):
-        normal[hit] = geometry.normals_at(point[hit], p_best[hit], d[hit])
+    with np.errstate(invalid="ignore"):
+        point = o_in + np.where(hit, t_best, np.nan)[:, None] * d
+    normal = geometry.normals_at(point, p_best, d)
+    normal[~hit] = 0.0
     pb = np.maximum(p_best, 0)
     return RayHits(
         t=t_best,
