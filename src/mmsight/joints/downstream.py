@@ -51,7 +51,7 @@ class PoseRefiner(nn.Module):
         dropout: dropout between layers.
     """
 
-    def __init__(self, n_joints: int = 19, n_desc: int = 2, hidden: list[int] | None = None, dropout: float = 0.2) -> None:
+    def __init__(self, n_joints: int = 19, n_desc: int = 2, hidden: list[int] | None = None, dropout: float = 0.0) -> None:
         super().__init__()
         hidden = list(hidden or [256, 256])
         self.n_joints, self.n_desc = n_joints, n_desc
@@ -123,7 +123,7 @@ class ActivityLSTM(nn.Module):
 @register_extra("refiner")
 def _build_refiner(config: MMJointsConfig, n_desc: int = 2) -> PoseRefiner:
     d = config.downstream
-    return PoseRefiner(config.n_joints, n_desc, d.refine_hidden, d.dropout)
+    return PoseRefiner(config.n_joints, n_desc, d.refine_hidden, d.refine_dropout)
 
 
 @register_extra("activity")

@@ -926,7 +926,7 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
     desc_gt = np.stack([targets.xi, targets.kappa], axis=-1)
     for name, n_desc, d in (("refine", 2, desc_est), ("refine_pose_only", 0, None)):
         torch.manual_seed(cfg.seed + 10)
-        m = PoseRefiner(cfg.n_joints, n_desc, dc.refine_hidden, dc.dropout)
+        m = PoseRefiner(cfg.n_joints, n_desc, dc.refine_hidden, dc.refine_dropout)
         train_refiner(m, samples.pred, samples.gt, d, epochs=dc.refine_epochs, batch_size=dc.batch_size, lr=dc.lr,
                       seed=cfg.seed + 10, log=log)
         bundle.add_extra(name, "refiner", m, n_desc=n_desc)

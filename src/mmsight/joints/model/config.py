@@ -200,15 +200,19 @@ class DownstreamConfig:
     Attributes:
         refine_hidden: widths of the refinement MLP.
         refine_epochs: epochs of the refinement MLP.
+        refine_dropout: dropout inside the refinement MLP (0: dropout on a residual regressor of
+            coordinates mostly adds noise to its output).
         activity_window: poses per activity sample (5 frames, as in Sec. 8.2).
         activity_hidden, activity_layers: LSTM sizes.
         activity_epochs: epochs of the activity LSTM.
-        dropout, batch_size, lr: optimisation.
+        dropout: dropout on the activity LSTM output.
+        batch_size, lr: optimisation.
         n_classes: activity classes (MARS: 10 movements).
     """
 
     refine_hidden: list[int] = field(default_factory=lambda: [256, 256])
     refine_epochs: int = 40
+    refine_dropout: float = 0.0
     activity_window: int = 5
     activity_hidden: int = 64
     activity_layers: int = 1
