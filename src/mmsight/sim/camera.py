@@ -41,6 +41,8 @@ __all__ = [
     "RenderOptions",
     "RGBD",
     "CameraLabels",
+    "PATTERNS",
+    "look_at_pose",
     "colour_temperature_rgb",
     "sample_lighting",
     "sample_looks",
