@@ -912,7 +912,7 @@ def render_rgbd(
         appearances: looks keyed by ``(object_id, material)`` or by ``material``; values are
             :class:`SurfaceLook` or :class:`~mmsight.sim.materials.SampledAppearance`. Missing keys are
             drawn at random from the material registry (so ``None`` randomises every look).
-        lights: the lighting; None = :func:`sample_lighting` around the camera.
+        lights: the lighting; None = :func:`sample_lighting` around a point 2 m in front of the camera.
         rng: generator or seed for everything random (looks, lights, exposure, noise). The same seed
             gives identical images.
         options: :class:`RenderOptions` (default: noisy, D435-like depth); ``RenderOptions.ideal()``
@@ -934,7 +934,13 @@ def render_rgbd(
             seen[id(lk)] = len(looks)
             looks.append(lk)
         look_of_prim[p] = seen[id(lk)]
-    lighting = lights if lights is not None else sample_lighting(g, around=camera.position + np.array([0, 2.0, 0.5]))
+    if lights is None:
+        fwd = camera.T_room_from_camera[:3, 2].copy()
+        fwd[2] = 0.0
+        fwd = fwd / max(float(np.linalg.norm(fwd)), 1e-9)
+        lighting = sample_lighting(g, around=camera.position + 2.0 * fwd, ceiling=max(2.6, camera.position[2] + 0.8))
+    else:
+        lighting = lights
     tables = {
         "look_of_prim": look_of_prim,
         "base": np.array([_srgb_to_linear(np.array(lk.appearance.rgb) / 255.0) for lk in looks]).reshape(-1, 3),
