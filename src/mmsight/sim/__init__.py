@@ -10,6 +10,10 @@ Bodies and motion (see ``docs/sim_bodies.md``):
   forward kinematics, leg IK) and the posed geometry :class:`PosedBody` / :class:`SegmentSet`;
 * :mod:`mmsight.sim.motion` - :class:`MotionClip` and the generators (walking with identities,
   routes, standing/sitting/falls/lying, MARS rehab movements).
+
+Materials, concealed objects, geometry and camera: :mod:`mmsight.sim.electromagnetics`,
+:mod:`mmsight.sim.materials`, :mod:`mmsight.sim.objects` (``docs/sim_materials.md``),
+:mod:`mmsight.sim.geometry`, :mod:`mmsight.sim.camera` (``docs/sim_camera.md``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,49 @@ _LAZY: dict[str, str] = {
     "MARS_MOVEMENTS": "motion",
     "RehabStyle": "motion",
     "rehab_movement": "motion",
+    # materials and concealed objects (docs/sim_materials.md)
+    "Material": "materials",
+    "MaterialInstance": "materials",
+    "MATERIALS": "materials",
+    "get_material": "materials",
+    "material_names": "materials",
+    "CLOTHING_CONDITIONS": "materials",
+    "WALL_CONDITIONS": "materials",
+    "ConcealedObject": "objects",
+    "OBJECTS": "objects",
+    "get_object": "objects",
+    "MMANOMALY_OBJECTS": "objects",
+    "REGIONS": "objects",
+    "MMANOMALY_REGIONS": "objects",
+    "attach": "objects",
+    "object_scatterers": "objects",
+    "concealed_two_way_loss_db": "objects",
+    # scene geometry and the RGB-D camera (docs/sim_camera.md)
+    "Ellipsoids": "geometry",
+    "Capsules": "geometry",
+    "Boxes": "geometry",
+    "Quads": "geometry",
+    "Planes": "geometry",
+    "SceneGeometry": "geometry",
+    "RayHits": "geometry",
+    "ray_cast": "geometry",
+    "first_hit_between": "geometry",
+    "segment_occluded": "geometry",
+    "sample_surface": "geometry",
+    "room_geometry": "geometry",
+    "PinholeCamera": "camera",
+    "look_at_pose": "camera",
+    "Light": "camera",
+    "Lighting": "camera",
+    "SurfaceLook": "camera",
+    "RenderOptions": "camera",
+    "DepthNoiseModel": "camera",
+    "RGBD": "camera",
+    "CameraLabels": "camera",
+    "render_rgbd": "camera",
+    "render_labels": "camera",
+    "sample_lighting": "camera",
+    "sample_looks": "camera",
 }
 
 __all__ = sorted(_LAZY)
