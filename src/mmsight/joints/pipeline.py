@@ -487,7 +487,9 @@ class MMJointsBundle:
         config = MMJointsConfig.from_dict(meta["config"])
         der = meta["derived"]
         model = MMJoints(config, der["n_components"], der["n_clusters"])
-        _load_prefixed(model, tensors, "mmjoints", w_path)
+        # a core-only checkpoint has untrained surrogate and heads: they may come from another code version
+        lenient = ("mmjoints.surrogate.", "mmjoints.descriptor.") if meta.get("meta", {}).get("core_only") else ()
+        _load_prefixed(model, tensors, "mmjoints", w_path, lenient)
         model.eval()
         reference = DescriptorReference.from_dict(meta["reference"])
         _ensure_extras()
@@ -518,9 +520,22 @@ class MMJointsBundle:
                    if os.path.isfile(os.path.join(self.path, f)))
 
 
-def _load_prefixed(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, where: str) -> None:
+def _load_prefixed(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, where: str,
+                   lenient: tuple[str, ...] = ()) -> None:
     sd = module.state_dict()
     n = len(prefix) + 1
+    if lenient:  # drop stored and expected entries under these prefixes (left as initialised)
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(lenient)}
+        sd_keep = {k: v for k, v in sd.items() if not (prefix + "." + k).startswith(lenient)}
+        sub = {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        fixed = {k: (v.to(sd[k].dtype) if k in sd and v.is_floating_point() else v) for k, v in sub.items()}
+        missing = set(sd_keep) - set(fixed)
+        unexpected = set(fixed) - set(sd)
+        if missing or unexpected:
+            raise CheckpointError(f"{where}: weights under {prefix!r} do not fit: missing {sorted(missing)[:5]}, "
+                                  f"unexpected {sorted(unexpected)[:5]}")
+        module.load_state_dict(fixed, strict=False)
+        return
     sub = {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
     fixed = {k: (v.to(sd[k].dtype) if k in sd and v.is_floating_point() else v) for k, v in sub.items()}
     try:
