@@ -358,6 +358,13 @@ class StaticReflector:
         pose[:3, 3] = np.asarray(center, dtype=np.float64)
         return cls(name, (prim,), pose)
 
+    @classmethod
+    def sphere(cls, center: Sequence[float], radius: float = 0.05, name: str = "sphere") -> StaticReflector:
+        """A metal sphere (isotropic ``pi r^2``; a calibration target)."""
+        pose = np.eye(4)
+        pose[:3, 3] = np.asarray(center, dtype=np.float64)
+        return cls(name, (Sphere("sphere", (0.0, 0.0, 0.0), radius),), pose)
+
     # -- scattering -----------------------------------------------------------------------
     def scatterers(self, radar_position: np.ndarray, freq_hz: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions [K, 3] (room frame, m) and RCS [K] (m^2) seen from ``radar_position`` (room frame),
@@ -400,7 +407,9 @@ class StaticReflector:
                     if dperp > p.radius:
                         where = c + s * ax + p.radius * perp / dperp
                         sig = min(p.peak_rcs(lam), math.pi * p.radius * (dperp - p.radius))
-            elif not isinstance(p, Sphere):
+            elif isinstance(p, Sphere):
+                where = c + p.radius * d  # the specular point
+            else:
                 sig = min(far, math.pi * dist * dist)
             pos.append(where)
             rcs.append(sig * self.reflectivity)
