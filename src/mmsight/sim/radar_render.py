@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
@@ -53,9 +53,7 @@ from mmsight.sim.objects import Cylinder, Dihedral, Disc, Plate, Primitive, Sphe
 from mmsight.sim.scattering import (
     KIND_BODY,
     KIND_CLUTTER,
-    KIND_OBJECT,
     KIND_WALL,
-    PATH_DIRECT,
     PATH_DOUBLE,
     PATH_SINGLE,
     CarriedObject,
@@ -73,6 +71,10 @@ from mmsight.sim.scattering import (
     slab_reflection,
     slab_transmission,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmsight.radar import FrameProducts, RadarConfig, SignalChain
+    from mmsight.sim.geometry import SceneGeometry
 
 __all__ = [
     "Person",
@@ -177,10 +179,11 @@ class Surface:
         floor, centred at ``center_x``) or infinite."""
         if (width is None) != (height is None):
             raise ValueError("give both width and height, or neither")
-        if width is None:
-            return cls(name or f"wall_y{y:+.2f}", (center_x, y, 0.0), (0.0, 1.0, 0.0), material)
-        return cls(name or f"wall_y{y:+.2f}", (center_x, y, 0.5 * height), (0.0, 1.0, 0.0), material,  # type: ignore[operator]
-                   u_axis=(1.0, 0.0, 0.0), half_size=(0.5 * width, 0.5 * height))  # type: ignore[operator]
+        label = name or f"wall_y{y:+.2f}"
+        if width is None or height is None:
+            return cls(label, (center_x, y, 0.0), (0.0, 1.0, 0.0), material)
+        return cls(label, (center_x, y, 0.5 * height), (0.0, 1.0, 0.0), material, u_axis=(1.0, 0.0, 0.0),
+                   half_size=(0.5 * width, 0.5 * height))
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -205,7 +208,8 @@ class Surface:
         u = _unit(u - (u @ n) * n, "u_axis")
         v = np.cross(n, u)
         rel = p - self.q
-        hu, hv = self.half_size  # type: ignore[misc]
+        assert self.half_size is not None
+        hu, hv = self.half_size
         return (np.abs(rel @ u) <= hu) & (np.abs(rel @ v) <= hv)
 
     def mirror(self, points: np.ndarray) -> np.ndarray:
@@ -222,7 +226,8 @@ class Surface:
         """Specular power reflection (linear) at incidence ``angles`` (rad from the normal)."""
         if self.reflection_db is not None:
             return np.full(np.shape(angles), 10.0 ** (self.reflection_db / 10.0))
-        return slab_reflection(_inst(self.material), freq_hz, angles, bandwidth_hz)  # type: ignore[arg-type]
+        assert self.material is not None
+        return slab_reflection(_inst(self.material), freq_hz, angles, bandwidth_hz)
 
     def transmission(self, freq_hz: float, angles: np.ndarray | float, bandwidth_hz: float = 0.0) -> np.ndarray:
         """One-way power transmission (linear) at incidence ``angles`` (rad); 0 without a material."""
@@ -323,8 +328,8 @@ class StaticReflector:
         d2 = depth / 2
         prims: tuple[Primitive, ...] = (
             Plate("front", (0.0, 0.0, d2), (0.0, 0.0, 1.0), (1.0, 0.0, 0.0), width, height, two_sided=False),
-            Plate("side_pos", (width / 2, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), height, depth, two_sided=False),
-            Plate("side_neg", (-width / 2, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), height, depth, two_sided=False),
+            Plate("side_pos", (width / 2, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), height, depth, False),
+            Plate("side_neg", (-width / 2, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), height, depth, False),
             Plate("top", (0.0, height / 2, 0.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0), width, depth, two_sided=False),
         )
         return cls(name, prims, _frame_from(c, facing), (0.0, 0.0, 0.0), (width, height, depth))
@@ -353,7 +358,9 @@ class StaticReflector:
         name: str = "corner",
     ) -> StaticReflector:
         """A 90-degree metal dihedral (room frame axes)."""
-        prim = Dihedral("dihedral", (0.0, 0.0, 0.0), tuple(fold_axis), tuple(bisector), fold_length, face_width)  # type: ignore[arg-type]
+        f = tuple(float(x) for x in fold_axis)
+        b = tuple(float(x) for x in bisector)
+        prim = Dihedral("dihedral", (0.0, 0.0, 0.0), (f[0], f[1], f[2]), (b[0], b[1], b[2]), fold_length, face_width)
         pose = np.eye(4)
         pose[:3, 3] = np.asarray(center, dtype=np.float64)
         return cls(name, (prim,), pose)
@@ -421,7 +428,8 @@ class StaticReflector:
         if self.box_size is None:
             return None
         c = np.asarray(self.box_center or (0.0, 0.0, 0.0), dtype=np.float64)
-        return self.pose[:3, :3] @ c + self.pose[:3, 3], self.pose[:3, :3], 0.5 * np.asarray(self.box_size, dtype=np.float64)
+        half = 0.5 * np.asarray(self.box_size, dtype=np.float64)
+        return self.pose[:3, :3] @ c + self.pose[:3, 3], self.pose[:3, :3], half
 
 
 @dataclass(frozen=True)
@@ -495,7 +503,7 @@ class RadarScene:
 # ----------------------------------------------------------------------------------------------
 
 
-def _clutter_geometry(scene: RadarScene) -> tuple[object, np.ndarray]:
+def _clutter_geometry(scene: RadarScene) -> tuple[SceneGeometry, np.ndarray]:
     """SceneGeometry of the clutter boxes (object_id 100 + k) and [K] global box index per reflector (-1)."""
     from mmsight.sim.geometry import Boxes, SceneGeometry
 
@@ -523,7 +531,8 @@ def _group_ghost_sources(s: Scatterers) -> Scatterers:
     safe = np.where(w > 0, w, 1.0)
 
     def avg(a: np.ndarray) -> np.ndarray:
-        return np.stack([np.bincount(inv, weights=a[:, k] * s.rcs, minlength=g) for k in range(3)], axis=1) / safe[:, None]
+        sums = [np.bincount(inv, weights=a[:, k] * s.rcs, minlength=g) for k in range(3)]
+        return np.stack(sums, axis=1) / safe[:, None]
 
     first = np.zeros(g, dtype=np.int64)
     first[inv[::-1]] = np.arange(len(s))[::-1]
@@ -646,11 +655,11 @@ class _FrameCache:
     freq: float
     bw: float
     gen: np.random.Generator
-    person_geo: list  # per person: own geometry + other people + clutter boxes
-    all_geo: object  # clutter boxes + all people
+    person_geo: list[SceneGeometry]  # per person: own geometry + clutter boxes + other people
+    all_geo: SceneGeometry  # clutter boxes + all people
     clutter_box: np.ndarray
-    object_poses: list  # per person: list of [3, 4, 4]
-    clothing: list
+    object_poses: list[list[np.ndarray]]  # per person and object: [3, 4, 4]
+    clothing: list[Clothing]
 
 
 def _frame_cache(scene: RadarScene, frame: int, freq: float, bw: float, gen: np.random.Generator) -> _FrameCache:
@@ -658,14 +667,14 @@ def _frame_cache(scene: RadarScene, frame: int, freq: float, bw: float, gen: np.
     own = [person_geometry(p.body, frame, p.objects, object_id=i) for i, p in enumerate(scene.people)]
     person_geo = []
     for i in range(len(scene.people)):
-        g = own[i].extend(clutter_geo)  # type: ignore[arg-type]
+        g = own[i].extend(clutter_geo)
         for j, other in enumerate(own):
             if j != i:
                 g = g.extend(other)
         person_geo.append(g)
     all_geo = clutter_geo
     for g in own:
-        all_geo = all_geo.extend(g)  # type: ignore[attr-defined]
+        all_geo = all_geo.extend(g)
     poses = []
     for p in scene.people:
         n = p.body.n_frames
@@ -707,8 +716,8 @@ def _sources(
     if "clutter" in kinds and scene.clutter:
         for k, c in enumerate(scene.clutter):
             pos, rcs = c.scatterers(view, cache.freq)
-            if len(cache.all_geo):  # type: ignore[arg-type]
-                blocked = occluded(cache.all_geo, pos, view, ignore=np.full(len(pos), cache.clutter_box[k]))  # type: ignore[arg-type]
+            if len(cache.all_geo):
+                blocked = occluded(cache.all_geo, pos, view, ignore=np.full(len(pos), cache.clutter_box[k]))
                 pos, rcs = pos[~blocked], rcs[~blocked]
             parts.append(Scatterers.make(pos, rcs, kind=KIND_CLUTTER, source=k))
     return Scatterers.concatenate(parts)
@@ -717,7 +726,7 @@ def _sources(
 def scene_scatterers(
     scene: RadarScene,
     frame: int,
-    config: object,
+    config: RadarConfig,
     rng: np.random.Generator | int | None = None,
 ) -> Scatterers:
     """All scatterers of one frame in the **radar frame**: people (with objects), clutter, the wall's
@@ -730,8 +739,8 @@ def scene_scatterers(
         rng: seed or generator for the RCS fluctuation.
     """
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    freq = float(config.center_frequency)  # type: ignore[attr-defined]
-    bw = float(config.bandwidth)  # type: ignore[attr-defined]
+    freq = float(config.center_frequency)
+    bw = float(config.bandwidth)
     T_rr = scene.radar_pose
     T_radar_from_room = invert_transform(T_rr)
     radar = T_rr[:3, 3]
@@ -778,7 +787,7 @@ def scene_scatterers(
                     out.append(multipath_ghosts(src, radar, surf, freq, path=path, wall=scene.wall, bandwidth_hz=bw))
     allsc = Scatterers.concatenate(out).transformed(T_radar_from_room)
     rng_ = allsc.ranges
-    keep = (allsc.positions[:, 1] > 1e-3) & (rng_ > 0.05) & (rng_ < 0.98 * float(config.max_range))  # type: ignore[attr-defined]
+    keep = (allsc.positions[:, 1] > 1e-3) & (rng_ > 0.05) & (rng_ < 0.98 * float(config.max_range))
     keep &= allsc.rcs > scene.min_rcs
     return allsc.select(keep)
 
@@ -790,7 +799,7 @@ def scene_scatterers(
 
 def render_scatterers(
     scatterers: Scatterers,
-    config: object,
+    config: RadarConfig,
     rng: np.random.Generator | int | None = None,
     *,
     noise: bool = True,
@@ -806,24 +815,23 @@ def render_scatterers(
     if micro_motion and len(s):
         ppc = s.per_chirp_positions(chirp_times(config))
         r = np.linalg.norm(ppc, axis=-1)
-        ok = np.all((r > 1e-3) & (r < float(config.max_range)), axis=(0, 1))  # type: ignore[attr-defined]
+        ok = np.all((r > 1e-3) & (r < float(config.max_range)), axis=(0, 1))
         if not np.all(ok):
             s = s.select(ok)
             ppc = ppc[:, :, ok]
-    return simulate_adc(config, s.positions, s.velocities, s.rcs, noise=noise, rng=rng,  # type: ignore[arg-type]
-                        positions_per_chirp=ppc)
+    return simulate_adc(config, s.positions, s.velocities, s.rcs, noise=noise, rng=rng, positions_per_chirp=ppc)
 
 
 def render_radar_frames(
     scene: RadarScene,
-    config: object,
+    config: RadarConfig,
     frames: Sequence[int] | int | None = None,
     rng: np.random.Generator | int | None = None,
     *,
     noise: bool = True,
-    chain: object | None = None,
+    chain: SignalChain | None = None,
     micro_motion: bool = False,
-) -> list[tuple[np.ndarray, object]]:
+) -> list[tuple[np.ndarray, FrameProducts]]:
     """Render frames of a scene and run the signal chain.
 
     Args:
@@ -849,12 +857,12 @@ def render_radar_frames(
         idx = [int(frames)]
     else:
         idx = [int(f) for f in frames]
-    ch = chain if chain is not None else SignalChain(config)  # type: ignore[arg-type]
+    ch = chain if chain is not None else SignalChain(config)
     out = []
     for f in idx:
         s = scene_scatterers(scene, f, config, gen)
         adc = render_scatterers(s, config, gen, noise=noise, micro_motion=micro_motion)
-        prod = ch.process(adc)  # type: ignore[attr-defined]
+        prod = ch.process(adc)
         prod.extras["scatterers"] = s
         out.append((adc, prod))
     return out

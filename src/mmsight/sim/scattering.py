@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 import numpy as np
@@ -80,6 +80,7 @@ from mmsight.sim.materials import Material, MaterialInstance, get_material
 from mmsight.sim.objects import ConcealedObject, attach, get_object, get_region
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mmsight.radar import RadarConfig
     from mmsight.sim.geometry import SceneGeometry
 
 __all__ = [
@@ -189,15 +190,15 @@ def invert_transform(transform: np.ndarray) -> np.ndarray:
     return out
 
 
-def chirp_times(config: object) -> np.ndarray:
+def chirp_times(config: RadarConfig) -> np.ndarray:
     """Start time of every chirp relative to the frame start, ``[n_loops, n_tx]`` s (TDM order).
 
-    ``config`` is a :class:`mmsight.radar.RadarConfig`; chirp ``c = loop * n_tx + slot`` starts at
+    Chirp ``c = loop * n_tx + slot`` starts at
     ``c * chirp_time``; the ADC start time is added (the sample the forward model's phase refers to).
     """
-    n_l, n_t = int(config.n_loops), int(config.n_tx)  # type: ignore[attr-defined]
+    n_l, n_t = int(config.n_loops), int(config.n_tx)
     c = np.arange(n_l)[:, None] * n_t + np.arange(n_t)[None, :]
-    return c * float(config.chirp_time) + float(config.adc_start_time)  # type: ignore[attr-defined]
+    return c * float(config.chirp_time) + float(config.adc_start_time)
 
 
 # ----------------------------------------------------------------------------------------------
