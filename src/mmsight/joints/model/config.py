@@ -365,7 +365,7 @@ def _tiny() -> MMJointsConfig:
                                         samples_per_component=4, em_iters=10, d_model=16, heads=2, layers=1,
                                         inducing=4, epochs=3, batch_size=64, lr=3e-3),
         surrogate=SurrogateConfig(d_model=16, heads=2, layers=1, hidden=32, epochs=3, batch_size=64, lr=3e-3),
-        heads=HeadConfig(frame_dim=16, frame_heads=2, hourglass=[64, 32, 64], dropout=0.0, epochs=40,
+        heads=HeadConfig(frame_dim=16, frame_heads=2, hourglass=[64, 32, 64], dropout=0.0, epochs=25,
                          batch_size=64, lr=3e-3),
         downstream=DownstreamConfig(refine_hidden=[64], refine_epochs=15, activity_window=3, activity_hidden=16,
                                     activity_epochs=15, batch_size=64, lr=3e-3),

@@ -86,7 +86,7 @@ class JointFrameEncoder(nn.Module):
         # descriptor reference: psi_bar, xi scale, D0 (m), units per metre (set from the training data)
         self.register_buffer("reference", torch.tensor([0.0, 1.0, 0.5, 100.0]))
         self.joint_embed = nn.Parameter(torch.randn(n_joints, dim) * 0.02)
-        self.pair = mlp([4 + 2, dim, dim], last_act=True)
+        self.pair = mlp([4 + 2, dim, dim], act=nn.ReLU, last_act=True)  # ReLU: runs on J x M pairs, GELU is slow there
         self.logits = nn.Linear(dim, heads)
         self.values = nn.Linear(dim, dim)
         self.out_dim = n_anchors * (dim + 3) + (1 if n_anchors > 1 else 0)
