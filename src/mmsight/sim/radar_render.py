@@ -27,8 +27,13 @@ Paths and losses (radar-physics.md 4 and 6; ``docs/sim_radar.md``):
     one in the direction of ``P`` and one in that of ``P'`` (the bistatic TX/RX directions of the two
     paths), radial velocity ``(v . u_P + v' . u_P') / 2``, RCS ``sigma |Gamma|^2`` each.
 
-  The bistatic RCS is taken equal to the monostatic one, ghosts are not occluded, and (by default)
-  ghosts are made per body segment / object (RCS-weighted centroid, summed RCS) rather than per facet.
+  Each ghost path looks at the target from its own viewpoint (:func:`ghost_viewpoint`): the double
+  bounce from the radar's mirror image (exact image theory, with its own visibility: the ghost of a
+  person shows the side that faces the mirror), the single bounce from a virtual monostatic radar on
+  the bisector of its two legs (the bistatic RCS is approximated by the monostatic RCS at the
+  bisector). Ghost paths are not occluded on their legs, their RCS fluctuation (if any) is drawn
+  independently of the direct path's, and (by default) they are made per body segment / object
+  (RCS-weighted centroid and motion, summed RCS) from a coarser facet set rather than per facet.
 * **static reflectors** (:class:`StaticReflector`: whiteboard, ladder, metal cabinet, table, corner):
   PEC primitives of :mod:`mmsight.sim.objects`. Large flat parts are in the radar's near field, where
   the far-field PO peak does not apply: a plate (or disc) whose plane's foot point from the radar lies
@@ -43,11 +48,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 import numpy as np
 
-from mmsight.sim.body import PosedBody
+from mmsight.sim.body import SEGMENT_NAMES, PosedBody
 from mmsight.sim.materials import Material, MaterialInstance, get_material
 from mmsight.sim.objects import Cylinder, Dihedral, Disc, Plate, Primitive, Sphere
 from mmsight.sim.scattering import (
@@ -90,6 +95,7 @@ __all__ = [
 ]
 
 _C0 = 299_792_458.0
+_THORAX = SEGMENT_NAMES.index("thorax")
 
 
 def _unit(v: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
@@ -123,7 +129,7 @@ class Person:
     """
 
     body: PosedBody
-    clothing: object = None
+    clothing: Clothing | str | Material | MaterialInstance | Mapping[str, object] | None = None
     objects: tuple[CarriedObject, ...] = ()
     skin: MaterialInstance | None = None
     fluctuation: Fluctuation | None = None
@@ -549,7 +555,8 @@ def ghost_viewpoint(surface: Surface, radar_position: np.ndarray, target: np.nda
     Double bounce: the radar's image in the surface (exact image theory: the target seen from the
     image radar, then mirrored). Single bounce (bistatic: one leg to the radar, one to the surface): a
     virtual monostatic radar on the bisector of the two leg directions at the radar's distance
-    (bistatic equivalence for the specular geometry [lit: Crispin & Siegel; Knott et al. ch. 5])."""
+    (monostatic-bistatic equivalence at small bistatic angles [lit: R. E. Kell, Proc. IEEE 53, 1965;
+    Knott et al.])."""
     r = np.asarray(radar_position, dtype=np.float64).reshape(3)
     img = surface.mirror(r)
     if path == "double":
@@ -772,7 +779,7 @@ def scene_scatterers(
                 groups: list[tuple[np.ndarray, tuple[str, ...], list[int] | None]] = []
                 for i, p in enumerate(scene.people):
                     if "body" in kinds or "object" in kinds:
-                        centre = p.body.segments.centers[frame, 2]
+                        centre = p.body.segments.centers[frame, _THORAX]
                         groups.append((centre, tuple(k for k in kinds if k in ("body", "object")), [i]))
                 if "clutter" in kinds and scene.clutter:
                     centre = np.mean([c.pose[:3, 3] for c in scene.clutter], axis=0)
