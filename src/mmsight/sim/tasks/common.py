@@ -78,6 +78,10 @@ class TaskConfig:
         multipath: first-order image-source ghosts on the scene's mirrors.
         facets_specular, facets_diffuse: scattering centres per body segment
             (:class:`mmsight.sim.scattering.FacetModel`).
+        ghost_facets_specular, ghost_facets_diffuse: the coarser facet model that places multipath
+            ghost sources (one ghost per segment is made from them).
+        chain_options: :class:`mmsight.radar.ChainOptions` overrides of both signal-chain passes (default:
+            no CFAR peak grouping, which gives TI-people-counting-like dense clouds).
         fluctuation_db: per-frame log-normal RCS fluctuation of the bodies (0 = off).
         joint_set: skeleton stored (``kinect25``, ``azure32``, ``mars19``, ``coco17`` or ``canonical``).
         camera_noise: sensor and depth noise in the camera images.
@@ -98,6 +102,9 @@ class TaskConfig:
     multipath: bool = True
     facets_specular: int = 8
     facets_diffuse: int = 4
+    ghost_facets_specular: int = 4
+    ghost_facets_diffuse: int = 1
+    chain_options: dict[str, Any] = field(default_factory=lambda: {"peak_grouping": False})
     fluctuation_db: float = 0.0
     joint_set: str = "kinect25"
     camera_noise: bool = True
@@ -115,6 +122,7 @@ class TaskConfig:
             raise ValueError(f"split_fractions must be three shares summing to 1, got {self.split_fractions}")
         object.__setattr__(self, "split_fractions", fr)
         object.__setattr__(self, "radar_overrides", dict(self.radar_overrides))
+        object.__setattr__(self, "chain_options", dict(self.chain_options))
 
     # -- conversions ---------------------------------------------------------------------------
 
@@ -346,11 +354,15 @@ def camera_materials(clothing: Any) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _chains(config: Any, ra_clutter_removal: bool) -> tuple[Any, Any]:
+def _chains(config: Any, ra_clutter_removal: bool, options: tuple[tuple[str, Any], ...] = ()) -> tuple[Any, Any]:
+    """The two chain passes of a radar configuration: with static clutter removal (points, range-Doppler)
+    and, unless ``ra_clutter_removal``, without (range-azimuth). One pair per process (work buffers)."""
     from mmsight.radar import SignalChain
 
-    dyn = SignalChain(config, clutter_removal=True)
-    stat = dyn if ra_clutter_removal else SignalChain(config, clutter_removal=False)
+    opts = dict(options)
+    opts.pop("clutter_removal", None)
+    dyn = SignalChain(config, clutter_removal=True, **opts)
+    stat = dyn if ra_clutter_removal else SignalChain(config, clutter_removal=False, **opts)
     return dyn, stat
 
 
@@ -403,10 +415,12 @@ def render_sequence(
 
     if radar:
         cfg = config.radar_config()
-        dyn, stat = _chains(cfg, bool(config.ra_clutter_removal))
+        dyn, stat = _chains(cfg, bool(config.ra_clutter_removal), tuple(sorted(config.chain_options.items())))
         fluct = None if config.fluctuation_db <= 0 else Fluctuation("lognormal", float(config.fluctuation_db))
         facets = FacetModel(n_specular=int(config.facets_specular), n_diffuse=int(config.facets_diffuse))
-        base = scene.radar_scene((), freq_hz=float(cfg.center_frequency), facets=facets, fluctuation=fluct)
+        ghost = FacetModel(n_specular=int(config.ghost_facets_specular), n_diffuse=int(config.ghost_facets_diffuse))
+        sc = scene if config.multipath else replace(scene, multipath=False)
+        base = sc.radar_scene((), freq_hz=float(cfg.center_frequency), facets=facets, ghost_facets=ghost, fluctuation=fluct)
         keep_r = None
         adcs, ras, rds, pts, offs = [], [], [], [], [0]
         obj_rcs, body_rcs, ghost_rcs, clut_rcs = (np.zeros(F) for _ in range(4))
