@@ -99,6 +99,7 @@ __all__ = [
     "CarriedObject",
     "Clothing",
     "FacetModel",
+    "Facets",
     "Fluctuation",
     "Garment",
     "Scatterers",
