@@ -78,10 +78,12 @@ def preview_records(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 5, figsize=(25, 5.2))
+    fig = plt.figure(figsize=(28, 5.2))
+    gs = fig.add_gridspec(1, 6, width_ratios=[1, 1.15, 1.25, 1.2, 0.7, 0.75])
+    axes = [fig.add_subplot(gs[0, k]) for k in range(6)]
     ref = radar_record if radar_record is not None else camera_record
     n_frames = ref.n_frames
-    f = n_frames // 2 if frame is None else int(frame)
+    f = _pick_frame(ref) if frame is None else int(frame)
 
     # -- camera panels
     cam = camera_record
@@ -120,7 +122,7 @@ def preview_records(
     if rad is not None and rad.range_azimuth is not None:
         fr = min(f, rad.n_frames - 1)
         ra = rad.range_azimuth
-        plot_range_azimuth(ra.data[fr], ra.range_m, ra.azimuth_rad, axes[2], truth_xy=truth_xy)
+        plot_range_azimuth(ra.data[fr], ra.range_m, ra.azimuth_rad, axes[2], truth_xy=truth_xy, dynamic_range_db=60.0)
         axes[2].set_title(f"range-azimuth map (frame {fr}, {ra.unit})")
         pts = rad.frame_points(fr)
         plot_point_cloud(pts[:, :5] if len(pts) else np.zeros((0, 5), np.float32), axes[3])
@@ -139,28 +141,36 @@ def preview_records(
         for ax in axes[2:4]:
             ax.text(0.5, 0.5, "no radar in this sequence", ha="center", va="center")
 
-    # -- ground truth
+    # -- ground truth: the skeleton seen from the radar side, level (room frame, floor at z = 0)
     ax = axes[4]
     gt = rad if rad is not None else cam
     if gt.skeleton is not None:
         fr = min(f, gt.n_frames - 1)
-        sk = gt.skeleton[fr]
+        T = np.asarray((gt.calibration or {}).get("T_room_from_radar", np.eye(4)))
+        sk = gt.skeleton[fr].astype(np.float64) @ T[:3, :3].T + T[:3, 3]
         for a, b in _bones(gt.joint_names or ()):
-            ax.plot(sk[[a, b], 1], sk[[a, b], 2], "-", color="tab:blue", lw=2)
-        ax.plot(sk[:, 1], sk[:, 2], ".", color="tab:blue")
+            ax.plot(sk[[a, b], 0], sk[[a, b], 2], "-", color="tab:blue", lw=2)
+        ax.plot(sk[:, 0], sk[:, 2], ".", color="tab:blue")
         ob = (gt.frame_labels or {}).get("object_xyz")
         if ob is not None and np.isfinite(ob[fr]).all():
-            ax.scatter([ob[fr, 1]], [ob[fr, 2]], marker="*", s=200, c="red", label="concealed object")
-            ax.legend(loc="lower right")
-        ax.set_xlabel("y, boresight (m)")
-        ax.set_ylabel("z, radar frame (m)")
+            o = T[:3, :3] @ ob[fr].astype(np.float64) + T[:3, 3]
+            ax.scatter([o[0]], [o[2]], marker="*", s=200, c="red", label="concealed object", zorder=5)
+            ax.legend(loc="upper right", fontsize=8)
+        if np.isfinite(sk).any():
+            cx = float(np.nanmean(sk[:, 0]))
+            ax.set_xlim(cx - 1.0, cx + 1.0)
+        ax.set_ylim(0.0, 2.1)
         ax.set_aspect("equal")
+        ax.set_xlabel("x (m, room)")
+        ax.set_ylabel("height (m)")
+    ax.set_title("ground-truth skeleton")
     labels = dict(gt.sequence_labels)
     if cam is not None and cam is not rad:
         labels["camera_sequence"] = cam.sequence_id
-    ax.text(0.02, 0.98, _label_text(labels), transform=ax.transAxes, va="top", ha="left", fontsize=8,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
-    ax.set_title("ground truth (skeleton side view, labels)")
+    axes[5].axis("off")
+    axes[5].text(0.0, 1.0, f"frame {f} of {n_frames}\n" + _label_text(labels), transform=axes[5].transAxes,
+                 va="top", ha="left", fontsize=9, family="monospace")
+    axes[5].set_title("labels")
     fig.suptitle(title or f"{ref.sequence_id}", fontsize=13)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
@@ -168,6 +178,24 @@ def preview_records(
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def _pick_frame(rec: Any) -> int:
+    """A telling frame: where a concealed object reaches the radar most, after a fall's impact, during
+    a rehab movement, else the middle one."""
+    fl = rec.frame_labels or {}
+    lab = rec.sequence_labels or {}
+    if "object_rcs" in fl and lab.get("region", 0) and float(np.max(fl["object_rcs"])) > 0:
+        return int(np.argmax(fl["object_rcs"]))
+    if lab.get("fall_impact_s") is not None:
+        after = np.flatnonzero(rec.timestamps >= float(lab["fall_impact_s"]))
+        if len(after):
+            return int(after[0])
+    if "activity" in fl and lab.get("movement") is not None:
+        moving = np.flatnonzero(np.asarray(fl["activity"]) != "standing")
+        if len(moving):
+            return int(moving[len(moving) // 2])
+    return rec.n_frames // 2
 
 
 def _pick(task: str, labels: dict[str, dict[str, Any]]) -> str:
