@@ -1,0 +1,133 @@
+"""Benchmark: synchronized frames per second of the task simulator, per worker process.
+
+One synchronized frame = the scene's radar scatterers (people, clutter, wall, multipath ghosts) ->
+ADC cube (:func:`mmsight.radar.simulate_adc`) -> signal chain (two passes: with clutter removal for the
+point cloud and range-Doppler map, without for the range-azimuth map) -> RGB-D image at 128 x 128,
+for one person. Measured in this process with BLAS held to one thread (what one ``--workers`` process
+does), on each task's default configuration and on a "fast" variant (no multipath, 6 + 2 facets per
+segment, noise-free camera); motion synthesis is included (amortised over the sequence). Prints the
+time per stage and the frames per second; the goal is >= 50 synchronized frames/s per worker.
+
+    python benchmarks/simulate.py                    # every task, 8 frames each
+    python benchmarks/simulate.py --tasks weapons --frames 20
+    python benchmarks/simulate.py --write            # also time mmsight.sim.runner.simulate end to end
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mmsight.sim.tasks import TASK_NAMES, get_task
+from mmsight.sim.tasks import common
+
+
+def _one_thread() -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def time_task(task: str, frames: int, variant: str, seed: int) -> dict[str, float]:
+    """Render ``frames`` frames of one sequence of ``task`` (radar + camera on every frame) and time the stages."""
+    t = get_task(task)
+    cfg = t.default_config()
+    over: dict[str, object] = {"n_frames": frames, "image_size": 128, "camera": True}
+    if task == "gait":
+        over["camera_frames"] = frames
+    if variant == "fast":
+        over.update(multipath=False, facets_specular=6, facets_diffuse=2, camera_noise=False)
+    cfg = replace(cfg, **over)
+    plan = t.sequence_plan(cfg, 12, seed)
+    # a representative sequence: one person, an object for weapons, occupied for wall, a fall
+    want = {"weapons": lambda l: l["region"] > 0, "wall": lambda l: l["position"] > 0,
+            "fall": lambda l: l["fall"], "gait": lambda l: l["modality"] == "radar" and l["n_people"] == 1}.get(
+        task, lambda l: True)
+    spec = next(s for s in plan if want(s.labels))
+    captured: dict[str, object] = {}
+    orig = common.render_sequence
+
+    def wrapped(config, scene, people, rng, **kw):  # type: ignore[no-untyped-def]
+        kw["radar"] = True
+        kw["camera"] = True  # time both sensors on every frame, also for gait's single-sensor walks
+        captured["start"] = time.perf_counter()
+        out = orig(config, scene, people, rng, **kw)
+        captured["render"] = time.perf_counter() - captured["start"]  # type: ignore[operator]
+        captured["timings"] = dict(out.timings)
+        captured["frames"] = len(out.times)
+        captured["points"] = float(np.mean(np.diff(out.point_offsets))) if out.point_offsets is not None else 0.0
+        return out
+
+    mod = __import__(f"mmsight.sim.tasks.{task}", fromlist=["render_sequence"])
+    mod.render_sequence = wrapped  # type: ignore[attr-defined]
+    try:
+        t.make_sequence(spec)  # warm-up: imports, caches, chain buffers
+        t0 = time.perf_counter()
+        t.make_sequence(spec)
+        total = time.perf_counter() - t0
+    finally:
+        mod.render_sequence = orig  # type: ignore[attr-defined]
+    n = int(captured["frames"])  # type: ignore[arg-type]
+    tm = captured["timings"]  # type: ignore[assignment]
+    return {
+        "frames": n,
+        "motion_ms": 1e3 * (total - float(captured["render"])) / n + 1e3 * tm["motion"] / n,  # type: ignore[index, arg-type]
+        "radar_ms": 1e3 * tm["radar"] / n,  # type: ignore[index]
+        "chain_ms": 1e3 * tm["chain"] / n,  # type: ignore[index]
+        "camera_ms": 1e3 * tm["camera"] / n,  # type: ignore[index]
+        "total_ms": 1e3 * total / n,
+        "fps": n / total,
+        "points": float(captured["points"]),  # type: ignore[arg-type]
+    }
+
+
+def time_write(task: str, sequences: int, workers: int, seed: int) -> tuple[float, int]:
+    """Frames per second of ``simulate`` end to end (tiny config at 128 x 128, HDF5 writes included)."""
+    from mmsight.sim.runner import simulate
+
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        res = simulate(task, Path(d) / task, sequences, seed, workers, tiny=True,
+                       config={"image_size": 128, "n_frames": 8}, progress=False)
+        dt = time.perf_counter() - t0
+    return res.frames / dt, res.frames
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", nargs="*", default=list(TASK_NAMES), choices=TASK_NAMES)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--variants", nargs="*", default=["default", "fast"], choices=["default", "fast"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", action="store_true", help="also time simulate() end to end (1 and 2 workers)")
+    args = ap.parse_args()
+    _one_thread()
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; one BLAS thread; {args.frames} frames per measurement")
+    head = f"{'task':8s} {'variant':8s} {'motion':>7s} {'scatter+ADC':>12s} {'chain x2':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'points/frame':>12s}"
+    print(head)
+    print("-" * len(head))
+    for task in args.tasks:
+        for variant in args.variants:
+            r = time_task(task, args.frames, variant, args.seed)
+            print(f"{task:8s} {variant:8s} {r['motion_ms']:6.1f}ms {r['radar_ms']:10.1f}ms {r['chain_ms']:7.1f}ms "
+                  f"{r['camera_ms']:5.1f}ms {r['total_ms']:6.1f}ms {r['fps']:9.1f} {r['points']:12.1f}")
+    if args.write:
+        for w in (1, 2):
+            fps, n = time_write("weapons", 4, w, args.seed)
+            print(f"simulate('weapons', tiny at 128 px, 8 frames x 4 sequences, workers={w}): {fps:.1f} frames/s "
+                  f"end to end incl. HDF5 ({n} frames)")
+
+
+if __name__ == "__main__":
+    main()
