@@ -558,12 +558,14 @@ def _ca_cfar(
     sat = _SummedArea(x, half, cyc)
     if mode == "ca":
         outer, inner = _boxes(t, g)
-        stat = (sat.box_sum(outer) - sat.box_sum(inner)) * geo.inv_counts[0]
+        # a sum of powers is >= 0; the summed-area difference can round a few ulps below 0 where
+        # the window holds only (near) zeros next to a very strong cell, so clip
+        stat = np.maximum(sat.box_sum(outer) - sat.box_sum(inner), 0.0) * geo.inv_counts[0]
     else:
         means = []
         for lead, inv in zip((True, False), geo.inv_counts):
             o, i = _half_boxes(t, g, split_axis, lead)
-            means.append((sat.box_sum(o) - sat.box_sum(i)) * inv)  # NaN where the half is empty
+            means.append(np.maximum(sat.box_sum(o) - sat.box_sum(i), 0.0) * inv)  # NaN where the half is empty
         pick = np.fmax if mode == "cago" else np.fmin  # fmax/fmin ignore a missing (NaN) half
         stat = pick(means[0], means[1])
     threshold = geo.alpha * stat

@@ -22,7 +22,6 @@ several frames. Deviations from TI are listed in ``docs/radar.md``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,23 +32,11 @@ import scipy.fft
 from mmsight.radar import cfar as _cfar
 from mmsight.radar import processing as P
 from mmsight.radar.config import RadarConfig
+from mmsight.utils.threads import blas_limit
 
 __all__ = ["ChainOptions", "FrameProducts", "SignalChain"]
 
-_CONTROLLER: Any = None
 
-
-def _blas_limit(n: int) -> Any:
-    """Context manager limiting BLAS threads to ``n`` (no-op without threadpoolctl)."""
-    global _CONTROLLER
-    try:
-        if _CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER.limit(limits=n, user_api="blas")
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
 
 CfarKind = Literal["ca", "cago", "caso", "os"]
 
@@ -400,7 +387,7 @@ class SignalChain:
             keep &= snr >= o.min_snr_db
         pts = np.stack([px, py, pz, vel, snr], axis=1)[keep].astype(np.float32)
         bins = np.stack([r_idx[s], d_idx[s], ang.azimuth_bin], axis=1)[keep].astype(np.int64)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore"):  # a noise-free simulation can estimate 0 noise -> -inf dB
             noise_db = (10.0 * np.log10(noise[s][keep])).astype(np.float32)
         return pts, bins, detections, noise_db
 
@@ -437,7 +424,7 @@ class SignalChain:
     def _process_many(self, adc: np.ndarray) -> list[FrameProducts]:
         if self.options.blas_threads is None:
             return self._process_many_inner(adc)
-        with _blas_limit(self.options.blas_threads):
+        with blas_limit(self.options.blas_threads):
             return self._process_many_inner(adc)
 
     def _process_many_inner(self, adc: np.ndarray) -> list[FrameProducts]:

@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from mmsight.radar.config import SPEED_OF_LIGHT, RadarConfig
+from mmsight.utils.threads import blas_limit
 
 __all__ = ["received_power", "simulate_adc", "sample_snr"]
 
@@ -177,9 +178,11 @@ def simulate_adc(
             idx = tuple(int(i) for i in np.argwhere(~np.isfinite(ppc))[0])
             raise ValueError(f"positions_per_chirp has a non-finite value at index {idx}")
         _check_ranges(np.linalg.norm(ppc, axis=-1), config, "positions_per_chirp")
-        signal = _per_chirp(config, ppc, vel, sig)
+        with blas_limit(1):  # small batched products: BLAS threads only cost time here
+            signal = _per_chirp(config, ppc, vel, sig)
     else:
-        signal = _constant_velocity(config, pos, vel, sig, ranges)
+        with blas_limit(1):
+            signal = _constant_velocity(config, pos, vel, sig, ranges)
 
     if noise:
         signal += thermal_noise(config, shape, rng)
