@@ -13,7 +13,8 @@ Bodies and motion (see ``docs/sim_bodies.md``):
 
 Materials, concealed objects, geometry and camera: :mod:`mmsight.sim.electromagnetics`,
 :mod:`mmsight.sim.materials`, :mod:`mmsight.sim.objects` (``docs/sim_materials.md``),
-:mod:`mmsight.sim.geometry`, :mod:`mmsight.sim.camera` (``docs/sim_camera.md``).
+:mod:`mmsight.sim.geometry`, :mod:`mmsight.sim.camera` (``docs/sim_camera.md``),
+:mod:`mmsight.sim.scattering`, :mod:`mmsight.sim.radar_render` (``docs/sim_radar.md``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,22 @@ _LAZY: dict[str, str] = {
     "render_labels": "camera",
     "sample_lighting": "camera",
     "sample_looks": "camera",
+    # radar returns of a scene (docs/sim_radar.md)
+    "Scatterers": "scattering",
+    "FacetModel": "scattering",
+    "Fluctuation": "scattering",
+    "Clothing": "scattering",
+    "Garment": "scattering",
+    "CarriedObject": "scattering",
+    "body_scatterers": "scattering",
+    "radar_mount": "scattering",
+    "RadarScene": "radar_render",
+    "Person": "radar_render",
+    "Surface": "radar_render",
+    "StaticReflector": "radar_render",
+    "scene_scatterers": "radar_render",
+    "render_scatterers": "radar_render",
+    "render_radar_frames": "radar_render",
 }
 
 __all__ = sorted(_LAZY)
