@@ -51,7 +51,9 @@ class PoseConfig:
         cluster_pca: PCA dimensions the poses are reduced to before the GMM (0 = raw 57-D).
         opl_lambda_s: ``lambda_step3`` of eq. 5 (weight of the within-cluster term).
         opl_recon_weight: weight of the VAE loss kept during OPL fine-tuning (0 = OPL only).
-        opl_basis_weight: weight of the OPL-d term on the cluster means themselves.
+        opl_basis_weight: weight of the orthogonality penalty on the basis vectors (cluster means of
+            ``mu_p``): mean squared plus largest squared off-diagonal cosine.
+        basis_members: members of every basis cluster sampled per step to estimate its mean.
         vae_epochs, opl_epochs, batch_size, lr: optimisation.
     """
 
@@ -63,7 +65,8 @@ class PoseConfig:
     cluster_pca: int = 24
     opl_lambda_s: float = 0.5
     opl_recon_weight: float = 1.0
-    opl_basis_weight: float = 1.0
+    opl_basis_weight: float = 10.0
+    basis_members: int = 16
     vae_epochs: int = 60
     opl_epochs: int = 30
     batch_size: int = 256
@@ -357,7 +360,7 @@ def _paper() -> MMJointsConfig:
 def _tiny() -> MMJointsConfig:
     return MMJointsConfig(
         name="tiny",
-        pose=PoseConfig(latent_dim=4, hidden=[32, 16], max_clusters=6, cluster_subsample=400, cluster_pca=8,
+        pose=PoseConfig(latent_dim=4, hidden=[32, 16], max_clusters=6, cluster_subsample=400, cluster_pca=8, basis_members=4,
                         vae_epochs=25, opl_epochs=5, batch_size=64, lr=3e-3),
         signal=SignalConfig(dim=8, window=3, max_points=16, d_model=16, point_dim=8, heads=2, anchors_per_epoch=None, point_layers=1,
                             temporal_layers=1, positive_neighbours=4, epochs=3, batch_size=32, lr=3e-3),
