@@ -134,7 +134,7 @@ class DistributionConfig:
     neighbours_max: int = 32
     neighbours_min: int = 4
     samples_per_component: int = 16
-    em_iters: int = 40
+    em_iters: int = 30
     var_floor: float = 1e-3
     d_model: int = 96
     heads: int = 4
@@ -185,13 +185,13 @@ class HeadConfig:
         epochs, batch_size, lr: optimisation.
     """
 
-    frame_dim: int = 32
-    frame_heads: int = 4
+    frame_dim: int = 16
+    frame_heads: int = 2
     hourglass: list[int] = field(default_factory=lambda: [256, 128, 64, 128, 256])
     dropout: float = 0.1
     xi_scale: Any = "psi_std"
     units_per_metre: float = 100.0
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
 

@@ -10,7 +10,8 @@ Two pieces:
   softmax over the points pools them into one vector per joint. Beside the learned vector, each
   anchor gets three explicit numbers: ``log(1 + psi)`` at the anchor (the signal strength of
   Sec. 2.2 evaluated where the joint is believed to be), the distance to the nearest point, and
-  the number of points within 15 cm.
+  the number of points within 15 cm. The attention looks at the 16 nearest points of each joint
+  (they dominate ``psi``, which falls as ``1 / d^2``); the explicit numbers use all points.
 * :class:`DescriptorHeads` - the two-branch hourglass MLP (linear layers, widths going down then
   up, as in Sec. 6.3) that maps ``[p_pred, p_refine, mu_S, frame features]`` to the sensing score
   ``xi [B, J]`` and the reliability score ``kappa [B, J]``. A per-joint linear skip from each
@@ -74,10 +75,12 @@ class JointFrameEncoder(nn.Module):
         dim: width of the per-joint features.
         heads: attention heads (each head has its own logits; values are split between heads).
         n_anchors: anchors per joint (1: the black-box estimate; 2: also the surrogate pose).
+        near: each joint attends to its ``near`` nearest points only (the explicit statistics use all).
     """
 
-    def __init__(self, n_joints: int, dim: int = 32, heads: int = 4, n_anchors: int = 2) -> None:
+    def __init__(self, n_joints: int, dim: int = 32, heads: int = 4, n_anchors: int = 2, near: int = 16) -> None:
         super().__init__()
+        self.near = near
         if dim % heads:
             raise ValueError(f"dim={dim} is not divisible by heads={heads}")
         self.n_joints, self.dim, self.heads, self.n_anchors = n_joints, dim, heads, n_anchors
@@ -86,7 +89,8 @@ class JointFrameEncoder(nn.Module):
         # descriptor reference: psi_bar, xi scale, D0 (m), units per metre (set from the training data)
         self.register_buffer("reference", torch.tensor([0.0, 1.0, 0.5, 100.0]))
         self.joint_embed = nn.Parameter(torch.randn(n_joints, dim) * 0.02)
-        self.pair = mlp([4 + 2, dim, dim], act=nn.ReLU, last_act=True)  # ReLU: runs on J x M pairs, GELU is slow there
+        # one ReLU layer: it runs on every (joint, point) pair, the cost of this stage
+        self.pair = mlp([4 + 2, dim], act=nn.ReLU, last_act=True)
         self.logits = nn.Linear(dim, heads)
         self.values = nn.Linear(dim, dim)
         self.out_dim = n_anchors * (dim + 3) + (1 if n_anchors > 1 else 0)
@@ -118,15 +122,23 @@ class JointFrameEncoder(nn.Module):
         b, m, _ = points.shape
         j = anchors.shape[1]
         feats = (point_features(points) - self.point_mean) / self.point_std  # [B, M, 5]
-        rel = points[:, None, :, :3] - anchors[:, :, None, :]  # [B, J, M, 3] metres
+        rel_all = points[:, None, :, :3] - anchors[:, :, None, :]  # [B, J, M, 3] metres
+        k = min(self.near, m)
+        if k < m:  # only the k nearest points of each joint (they dominate psi ~ 1 / d^2)
+            d2 = (rel_all * rel_all).sum(-1).masked_fill(~valid[:, None, :], float("inf"))
+            idx = torch.topk(d2, k, dim=-1, largest=False).indices  # [B, J, k]
+            rel = rel_all.gather(2, idx[..., None].expand(b, j, k, 3))
+            pf = feats[:, None, :, 3:5].expand(b, j, m, 2).gather(2, idx[..., None].expand(b, j, k, 2))
+            ok = valid[:, None, :].expand(b, j, m).gather(2, idx)
+        else:
+            rel, pf, ok = rel_all, feats[:, None, :, 3:5].expand(b, j, m, 2), valid[:, None, :].expand(b, j, m)
         dist = rel.norm(dim=-1, keepdim=True)
-        pair_in = torch.cat([rel * 5.0, dist * 5.0, feats[:, None, :, 3:5].expand(b, j, m, 2)], dim=-1)
-        h = self.pair(pair_in) + self.joint_embed[None, :, None, :]  # [B, J, M, d]
-        logit = self.logits(h)  # [B, J, M, H]
-        mask = valid[:, None, :, None]
-        logit = logit.masked_fill(~mask, -1e4)
+        pair_in = torch.cat([rel * 5.0, dist * 5.0, pf], dim=-1)
+        h = self.pair(pair_in) + self.joint_embed[None, :, None, :]  # [B, J, k, d]
+        mask = ok[..., None]
+        logit = self.logits(h).masked_fill(~mask, -1e4)  # [B, J, k, H]
         att = torch.softmax(logit, dim=2) * mask  # no points -> all zero
-        val = self.values(h).view(b, j, m, self.heads, self.dim // self.heads)
+        val = self.values(h).view(b, j, k, self.heads, self.dim // self.heads)
         return (att[..., None] * val).sum(2).reshape(b, j, self.dim)
 
     def forward(self, points: torch.Tensor, counts: torch.Tensor,
