@@ -25,3 +25,6 @@ def test_demo_writes_figures_and_finds_people(tmp_path) -> None:
     # every person has a cluster centroid within 0.3 m (the body is 0.4 m wide)
     distances = np.linalg.norm(truth[:, None, :] - centroids[None, :, :], axis=-1)
     assert distances.min(axis=1).max() < 0.3
+    # the simulator's scene previews (RGB, depth, radar maps, point cloud, truth)
+    for task in ("weapons", "wall"):
+        assert (tmp_path / "simulator" / f"simulate_{task}.png").stat().st_size > 50_000, task

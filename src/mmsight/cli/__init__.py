@@ -8,6 +8,7 @@ from mmsight import __version__
 from mmsight.cli.data import data_app
 from mmsight.cli.demo import demo_command
 from mmsight.cli.radar import radar_app
+from mmsight.cli.simulate import simulate_command
 
 app = typer.Typer(
     name="mmsight",
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(radar_app, name="radar")
 app.add_typer(data_app, name="data")
 app.command("demo")(demo_command)
+app.command("simulate")(simulate_command)
 
 
 def _version(value: bool) -> None:

@@ -1,9 +1,10 @@
 """``mmsight demo``: an end-to-end run of what the toolkit has, writing figures to a folder.
 
-Today: a radar scene (two walking people made of distributed scatterers and a static corner
+Today: (1) a radar scene (two walking people made of distributed scatterers and a static corner
 reflector) is turned into ADC samples by the forward model, processed by the signal chain, and
-the range-azimuth map, range-Doppler map and clustered point cloud are drawn next to the truth.
-Each system adds its own part as it lands.
+the range-azimuth map, range-Doppler map and clustered point cloud are drawn next to the truth;
+(2) the simulator renders a scene of some task datasets (RGB, depth, radar maps, point cloud,
+ground truth) with ``mmsight.sim.preview.simulate_preview``. Each system adds its own part as it lands.
 """
 
 from __future__ import annotations
@@ -110,10 +111,18 @@ def demo_command(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figures and summaries."),
     preset: str = typer.Option("iwr6843isk", "--preset", help="Radar preset for the simulated scene."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    tasks: list[str] = typer.Option(
+        ["weapons", "wall"], "--task", help="Simulator tasks whose scene preview is rendered (repeatable)."
+    ),
 ) -> None:
     """Run everything that exists end to end and write figures to OUT."""
+    from mmsight.sim.preview import simulate_preview
+
     console = Console(width=120)
     summary = run_radar_demo(out / "radar", preset=preset, seed=seed)
+    sim_dir = out / "simulator"
+    sim_dir.mkdir(parents=True, exist_ok=True)
+    previews = [simulate_preview(task, sim_dir, seed=seed) for task in tasks]
     table = Table(title="mmsight demo")
     table.add_column("part")
     table.add_column("result")
@@ -126,4 +135,6 @@ def demo_command(
         table.add_row("  cluster centroid", "x={:.2f} m  y={:.2f} m  z={:.2f} m".format(*centroid[:3]))
     for xy in summary["people_truth_xy"]:
         table.add_row("  person truth", "x={:.2f} m  y={:.2f} m".format(*xy))
+    for task, path in zip(tasks, previews):
+        table.add_row(f"simulated scene: {task}", f"RGB, depth, range-azimuth map, point cloud, truth -> {path}")
     console.print(table)

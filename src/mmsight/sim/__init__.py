@@ -120,6 +120,28 @@ _LAZY: dict[str, str] = {
     "scene_scatterers": "radar_render",
     "render_scatterers": "radar_render",
     "render_radar_frames": "radar_render",
+    # scenes, task datasets and the runner (docs/simulator.md)
+    "Scene": "scenes",
+    "SensorRig": "scenes",
+    "RoomSpec": "scenes",
+    "ClutterSpec": "scenes",
+    "WallSpec": "scenes",
+    "sample_scene": "scenes",
+    "weapons_scene": "scenes",
+    "wall_scene": "scenes",
+    "gait_scene": "scenes",
+    "rehab_scene": "scenes",
+    "WALL_CONFIGS": "scenes",
+    "WALL_POSITIONS": "scenes",
+    "WEAPON_ENVIRONMENTS": "scenes",
+    "GAIT_SCENES": "scenes",
+    "REHAB_ENVIRONMENTS": "scenes",
+    "REHAB_RADAR_POSITIONS": "scenes",
+    "simulate": "runner",
+    "simulate_preview": "preview",
+    "get_task": "tasks",
+    "load_config": "tasks",
+    "TASK_NAMES": "tasks",
 }
 
 __all__ = sorted(_LAZY)
