@@ -29,9 +29,10 @@ def train_command(
     out: Path = typer.Option(..., "--out", help="Checkpoint directory to write."),
     estimator: str = typer.Option("mars_cnn", "--estimator",
                                   help="Registered estimator name (trained first) or an estimator .safetensors."),
-    config: str = typer.Option("paper", "--config", help="Preset (paper, tiny) or a YAML file."),
+    config: str = typer.Option("paper", "--config", help="Preset (paper, tiny) or a YAML file (ignored with --core)."),
     core: Optional[Path] = typer.Option(None, "--core", exists=True, file_okay=False,
-                                        help="Reuse the estimator-independent stages of this checkpoint."),
+                                        help="Reuse the estimator-independent stages (and configuration) of this "
+                                             "checkpoint."),
     estimator_epochs: Optional[int] = typer.Option(None, "--estimator-epochs", help="Epochs when training the estimator."),
     ablations: bool = typer.Option(True, "--ablations/--no-ablations", help="Train the Table 10 variants."),
     downstream: bool = typer.Option(True, "--downstream/--no-downstream", help="Train the Sec. 8 models."),
@@ -45,7 +46,8 @@ def train_command(
     from mmsight.joints.model.config import load_config
     from mmsight.joints.training import load_core, train_mmjoints
 
-    cfg = load_config(config)
+    core_res = load_core(str(core)) if core is not None else None
+    cfg = core_res.model.config if core_res is not None else load_config(config)
     torch.set_num_threads(cfg.threads)
     frames = load_mars_npz(data)
     if estimator.endswith(".safetensors") or Path(estimator).is_file():
@@ -53,7 +55,6 @@ def train_command(
     else:
         _log(f"training the estimator {estimator!r} first")
         est = train_estimator(estimator, frames, estimator_epochs, seed=cfg.seed, log=_log).estimator
-    core_res = load_core(str(core)) if core is not None else None
     rep = train_mmjoints(frames, est, cfg, core=core_res, ablations=ablations, downstream=downstream, log=_log)
     rep.bundle.save(out, dtype="float16" if half else "float32")
     _log(f"saved {out} ({rep.bundle.size_bytes() / 1e6:.2f} MB) in {rep.info['timings_s']['total']:.0f} s")
