@@ -75,6 +75,56 @@ def test_walk_bones_rigid_and_feet_planted(walk_13: tuple[GaitParams, MotionClip
     assert slip["mean_speed"] < 0.05
 
 
+@pytest.fixture(scope="module")
+def walks_120() -> list[MotionClip]:
+    """Four random people with random gait identities, four cycles each at 120 fps."""
+    rng = np.random.default_rng(21)
+    clips = []
+    for _ in range(4):
+        body = BodyShape.from_anthropometry(float(rng.uniform(1.55, 1.9)), float(rng.uniform(55, 90)), rng=rng)
+        params = GaitIdentity.sample(rng).realize(rng)
+        _, cycle, _ = params.cycle(body)
+        clips.append(walk(body, params, duration=4 * cycle, fps=120.0, rng=rng))
+    return clips
+
+
+def test_walk_pelvis_speed_oscillates_moderately(walks_120: list[MotionClip]) -> None:
+    # real walking: the pelvis' forward speed varies by ~+-10-20 % of the mean, twice per stride
+    for clip in walks_120:
+        for step in (4, 1):  # sampled at 30 fps and at 120 fps
+            r, t = clip.root_position[::step], clip.times[::step]
+            speed = np.linalg.norm(np.diff(r[:, :2], axis=0), axis=1) / np.diff(t)
+            mean = speed.mean()
+            assert 0.75 * mean < speed.min() and speed.max() < 1.25 * mean
+            assert speed.max() - speed.min() > 0.1 * mean  # it does oscillate
+        # twice per cycle (the second stride harmonic dominates), slowest in mid single support
+        phase = clip.meta["phase"]
+        mid = 0.5 * (phase[1:] + phase[:-1])
+        cols = [np.ones_like(mid)]
+        for k in range(1, 5):
+            cols += [np.cos(2 * np.pi * k * mid), np.sin(2 * np.pi * k * mid)]
+        coef = np.linalg.lstsq(np.stack(cols, axis=1), speed, rcond=None)[0]
+        amp = np.hypot(coef[1::2], coef[2::2])  # k = 1..4
+        assert amp[1] > 3 * max(amp[0], amp[2], amp[3])
+        slowest = np.mod(np.arctan2(-coef[4], -coef[3]) / (4 * np.pi), 0.5)  # minimum of the k = 2 term
+        d = np.mod(slowest - clip.meta["duty_factor"] / 2 + 0.25, 0.5) - 0.25
+        assert abs(d) < 0.05
+
+
+def test_walk_pelvis_is_smooth(walks_120: list[MotionClip]) -> None:
+    for clip in walks_120:
+        for step in (1, 4):  # 120 fps and 30 fps
+            r, dt = clip.root_position[::step], step / 120.0
+            v = np.diff(r, axis=0) / dt
+            acc = np.linalg.norm(np.diff(v, axis=0), axis=1) / dt
+            assert acc.max() < 5.0  # m/s^2, no jumps between frames
+        # the legs absorbed the smoothing: feet still planted, knees within their range
+        slip = foot_slip(clip)
+        assert slip["distance_per_metre"] < 0.03 and slip["min_height"] > -0.01 and slip["max_height"] < 0.025
+        knees = clip.angles[:, [J["knee_left"], J["knee_right"]], 0]
+        assert knees.min() >= 0.0 and np.degrees(knees.max()) < 75.0
+
+
 def test_walk_is_deterministic_per_seed() -> None:
     p = GaitParams(speed=1.1)
     a = walk(BODY, p, duration=1.5, fps=15.0, rng=3)

@@ -12,12 +12,17 @@ kinematic personification", The Visual Computer 6:344-358):
   rotation ``4 RV`` deg, list and tilt; shoulder swing ``9.88 RV`` deg; left and right half a cycle
   apart.
 
-Instead of imposing Boulic's pelvis translations, the root trajectory is *derived from the feet*:
-at every instant the lowest sole point of the body is pinned to the floor and the pelvis moves so
-that this point does not slide (inverse of the stance leg). Forward progression, vertical bounce
-and lateral sway then follow from the leg angles, and the hip amplitude is calibrated so that the
-stride produced by the legs equals the requested cycle length. The only remaining foot slip is the
-non-anchored foot during double support; :func:`foot_slip` measures it.
+The feet are planted first: the root trajectory is *derived from the feet* (at every instant the
+lowest sole point of the supporting foot is pinned to the floor and the pelvis moves so that this
+point does not slide; the leading heel is pinned by IK in double support), and the hip amplitude is
+calibrated so that the stride produced by the legs equals the requested cycle length. That root
+jerks at every hand-over between the feet, so it is then replaced by a smooth pelvis path (the
+same mean progression; Boulic's fore-aft oscillation twice per cycle, slowest in mid single
+support; the derived lateral sway low-passed; a vertical path as close to the legs' natural height
+as a bounded acceleration allows), and the legs are re-solved by IK so that the feet keep their
+trajectories: the knees (and, in late stance, the foot's pitch about the toes) absorb the
+difference. The only remaining foot slip is the non-anchored foot during double support;
+:func:`foot_slip` measures it.
 
 Identity: :class:`GaitIdentity` holds a person's mean :class:`GaitParams` (speed, stride,
 arm swing, trunk sway, asymmetries ...); :meth:`GaitIdentity.realize` draws the parameters of one
@@ -525,6 +530,256 @@ def _calibrate_hip(params: GaitParams, body: BodyShape, target: float) -> tuple[
 
 
 # --------------------------------------------------------------------------------------------
+# Smooth pelvis
+# --------------------------------------------------------------------------------------------
+
+_PELVIS_LAT_HARMONICS = 2  # harmonics of the stride kept in the lateral sway
+_PELVIS_Z_HARMONICS = 12  # harmonics of the stride available to the vertical path
+_PELVIS_Z_ACCEL = 3.0  # m/s^2, bound on the vertical pelvis acceleration
+_PELVIS_SPEED_SWING = 0.18  # cap on the forward speed oscillation, fraction of the mean speed
+_PELVIS_FWD_ACCEL = 3.0  # m/s^2, cap on the forward acceleration of that oscillation
+_Z_BINS = 240  # phase bins of the vertical-path programme
+_KNEE_MIN = 1.0 * _DEG  # least knee flexion the re-solved legs may need
+_HEEL_RISE_MAX = 25.0 * _DEG  # most extra heel rise (foot pitch about the toes) a leg in late stance may use
+
+
+def _cycle_average(x: np.ndarray, phase: np.ndarray, width: float) -> np.ndarray:
+    """Centred moving average of ``x`` ``[T, d]`` over ``width`` cycles of gait phase (windows are
+    clipped at the ends of the track)."""
+    dp = np.diff(phase)[:, None]
+    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(0.5 * (x[1:] + x[:-1]) * dp, axis=0)])
+    lo = np.clip(phase - width / 2, phase[0], phase[-1])
+    hi = np.clip(phase + width / 2, phase[0], phase[-1])
+    out = np.stack([np.interp(hi, phase, c[:, k]) - np.interp(lo, phase, c[:, k]) for k in range(x.shape[1])], 1)
+    return out / np.maximum(hi - lo, 1e-12)[:, None]
+
+
+def _harmonics(phase: np.ndarray, kmax: int, order: int = 0) -> np.ndarray:
+    """``[T, 2 kmax + 1]`` basis 1, cos(2 pi k phase), sin(2 pi k phase), k = 1..kmax, or its
+    ``order``-th derivative with respect to the phase (order 0, 1 or 2)."""
+    cols = [np.full_like(phase, 1.0 if order == 0 else 0.0)]
+    for k in range(1, kmax + 1):
+        w = 2 * np.pi * k
+        c, s = np.cos(w * phase), np.sin(w * phase)
+        cols += [(c, -w * s, -w * w * c)[order], (s, w * c, -w * w * s)[order]]
+    return np.stack(cols, axis=1)
+
+
+def _forward_oscillation(params: GaitParams, body: BodyShape) -> float:
+    """Amplitude (m) of the pelvis' fore-aft oscillation about steady progression, twice per cycle.
+
+    Boulic et al. (1990): ``0.021 H_t`` for ``RV >= 0.5`` (``0.084 RV (1 - RV) H_t`` below), capped
+    so that the forward speed swings by at most ``_PELVIS_SPEED_SWING`` of the mean speed and the
+    forward acceleration stays below ``_PELVIS_FWD_ACCEL``.
+    """
+    ht = body.leg_length
+    rv = params.speed / ht
+    amp = (0.021 if rv >= 0.5 else 0.084 * rv * (1.0 - rv)) * ht
+    _, dc, _ = params.cycle(body)
+    omega = 4 * np.pi / dc
+    return float(min(amp, _PELVIS_SPEED_SWING * params.speed / omega, _PELVIS_FWD_ACCEL / omega**2))
+
+
+def _reach_heights(
+    body: BodyShape, ankles: np.ndarray, rots: np.ndarray, xy: np.ndarray, knee: np.ndarray | float
+) -> np.ndarray:
+    """``[T, 2]`` (left, right) root heights at which each leg reaches its ankle target ``ankles``
+    ``[T, 2, 3]`` with knee flexion ``knee`` (rad, scalar or ``[T, 2]``) when the root is at ``xy``
+    ``[T, 2]`` and the pelvis has the rotation ``rots[:, 0]``. Targets out of horizontal reach give
+    the ankle's height."""
+    out = np.empty((ankles.shape[0], 2))
+    knee = np.broadcast_to(np.asarray(knee, dtype=np.float64), out.shape)
+    for k, side in enumerate(("left", "right")):
+        hip_i, knee_i, ankle_i = (JOINT_INDEX[f"{n}_{side}"] for n in ("hip", "knee", "ankle"))
+        l1, l2 = np.linalg.norm(body.offsets[knee_i]), np.linalg.norm(body.offsets[ankle_i])
+        hip_off = rots[:, 0] @ body.offsets[hip_i]
+        d2 = np.sum((ankles[:, k, :2] - xy - hip_off[:, :2]) ** 2, axis=1)
+        reach2 = l1**2 + l2**2 + 2 * l1 * l2 * np.cos(knee[:, k])
+        out[:, k] = ankles[:, k, 2] + np.sqrt(np.maximum(reach2 - d2, 0.0)) - hip_off[:, 2]
+    return out
+
+
+def _heel_rise(
+    joints: np.ndarray, rots: np.ndarray, side: str, theta: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ankle positions ``[T, 3]`` and foot rotations ``[T, 3, 3]`` after pitching each foot toes-down
+    (heel up) by ``theta`` (rad) about the tip of its toes, which stays in place."""
+    ankle_i, toe_i = JOINT_INDEX[f"ankle_{side}"], JOINT_INDEX[f"toe_{side}"]
+    foot = rots[:, ankle_i]
+    theta = np.broadcast_to(np.asarray(theta, dtype=np.float64), (foot.shape[0],))
+    r = _axis_angle(foot[:, :, 0], -theta)
+    toe = joints[:, toe_i]
+    return toe + np.einsum("tij,tj->ti", r, joints[:, ankle_i] - toe), r @ foot
+
+
+def _solve_heel_rise(
+    joints: np.ndarray, rots: np.ndarray, side: str, hip: np.ndarray, dist: np.ndarray | float,
+    lo: np.ndarray, hi: float,
+) -> np.ndarray:
+    """``[T]`` heel rise (rad, see :func:`_heel_rise`) in ``[lo, hi]`` that puts the ankle at
+    ``dist`` from ``hip`` ``[T, 3]`` (bisection; the bound nearest to it if out of range)."""
+    a, b = np.array(lo, dtype=np.float64), np.full(joints.shape[0], hi)
+    for _ in range(24):
+        mid = 0.5 * (a + b)
+        far = np.linalg.norm(_heel_rise(joints, rots, side, mid)[0] - hip, axis=1) > dist
+        a, b = np.where(far, mid, a), np.where(far, b, mid)
+    return 0.5 * (a + b)
+
+
+def _smooth_pelvis(
+    body: BodyShape, params: GaitParams, angles: np.ndarray, root: np.ndarray, phase: np.ndarray,
+    rate: float, valid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Replace the foot-derived root by a smooth pelvis path and re-solve both legs by IK so that
+    the feet keep their trajectories (planted, pinned, lifted); in late stance the foot may also
+    pitch about the tip of its toes (heel up or down).
+
+    The foot-derived root (:func:`_anchor`) jerks at every hand-over between the feet: its forward
+    speed swings by -80/+70 % of the mean within a step. Here:
+
+    * progression: the derived root averaged over one cycle, then half a cycle (same mean speed
+      and heading, no within-cycle content);
+    * fore-aft: a sinusoid twice per cycle with Boulic's amplitude (:func:`_forward_oscillation`),
+      slowest in mid single support and fastest in double support (braking after heel strike,
+      propulsion before toe-off);
+    * lateral: the derived sway reduced to its first ``_PELVIS_LAT_HARMONICS`` stride harmonics;
+    * vertical: stride harmonics up to ``_PELVIS_Z_HARMONICS`` from a linear programme: as close
+      (L1) as possible to the height the authored knee flexion of the leg in loading response or
+      mid-stance gives, never higher than a leg with ``_KNEE_MIN`` knee flexion reaches (a leg past
+      mid-stance may also lift its heel by up to ``_HEEL_RISE_MAX``), vertical acceleration below
+      ``_PELVIS_Z_ACCEL``.
+
+    The legs absorb the difference by IK (hip, knee, ankle; foot pose and thigh twist kept), i.e.
+    mostly by knee flexion. A leg past mid-stance instead pitches its foot about the tip of the
+    toes, so as to keep the knee flexion of the joint curves (heel down to flat at most), and at
+    least as much as it needs to reach the foot at all (heel rise); the pitch is smoothed in time.
+    ``valid`` ``[T]`` marks the samples whose averaging windows lie inside the track; the fits use
+    only those. Returns angles, root and diagnostics (``reach_error`` m, the largest distance by
+    which an ankle target was out of reach; knee change against the planted-feet solution in
+    stance, deg; extreme foot pitch changes, deg).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, hstack, identity, vstack
+
+    duty = params.duty_factor(body)
+    t_count = phase.shape[0]
+    sides = ("left", "right")
+    trend = _cycle_average(_cycle_average(root[:, :2], phase, 1.0), phase, 0.5)
+    tv = np.gradient(trend, axis=0)
+    fwd = tv / np.maximum(np.linalg.norm(tv, axis=1, keepdims=True), 1e-12)
+    lat = np.stack([fwd[:, 1], -fwd[:, 0]], axis=1)  # +x for a walk along +y
+    res = root[:, :2] - trend
+    b_lat = _harmonics(phase, _PELVIS_LAT_HARMONICS)
+    c_lat = np.linalg.lstsq(b_lat[valid], np.sum(res * lat, axis=1)[valid], rcond=None)[0]
+    sway = b_lat @ c_lat
+    # slowest in mid single support: cycle phase duty / 2 (between the left toe-off at duty - 0.5
+    # and the left heel strike at 0.5), and half a cycle later
+    surge = -_forward_oscillation(params, body) * np.sin(4 * np.pi * (phase - duty / 2))
+    xy = trend + fwd * surge[:, None] + lat * sway[:, None]
+
+    # vertical path
+    joints, rots = body.forward_kinematics(angles, root, 0.0)
+    ankles = joints[:, [JOINT_INDEX["ankle_left"], JOINT_INDEX["ankle_right"]]]
+    knees = angles[:, [JOINT_INDEX["knee_left"], JOINT_INDEX["knee_right"]], 0]
+    lp = _leg_phases(phase, params.timing_asymmetry)
+    # the knee flexion of the joint curves (before the feet were planted)
+    authored_knee = _knee_curve(params.knee_stance, params.knee_swing)(_warp(lp, duty)) * _DEG
+    stance = lp < duty
+    early = (stance & (lp < duty / 2)) | (lp > 0.95)  # heel strike, loading response, mid-stance
+    late = stance & ~early  # may lift the heel
+    raised = np.stack([_heel_rise(joints, rots, s, _HEEL_RISE_MAX)[0] for s in sides], axis=1)
+    highest = np.where(
+        late, _reach_heights(body, raised, rots, xy, _KNEE_MIN), _reach_heights(body, ankles, rots, xy, _KNEE_MIN)
+    ).min(axis=1)
+    authored = _reach_heights(body, ankles, rots, xy, authored_knee)
+    wanted = np.where(early, authored, np.inf).min(axis=1)
+    # The path is periodic in the phase, so the programme is posed on phase bins (its size does not
+    # grow with the walk's duration): per bin, the height bound of its most limiting sample, the
+    # mean wanted height (weighted by the number of samples), and the acceleration at the fastest
+    # phase rate.
+    idx = np.nonzero(valid)[0]
+    bins = np.minimum((np.mod(phase[idx], 1.0) * _Z_BINS).astype(int), _Z_BINS - 1)
+    order = np.lexsort((highest[idx], bins))
+    cons = idx[order[np.r_[True, np.diff(bins[order]) != 0]]]
+    has = np.isfinite(wanted[idx])
+    count = np.bincount(bins[has], minlength=_Z_BINS)
+    used = count > 0
+    target = np.bincount(bins[has], wanted[idx][has], minlength=_Z_BINS)[used] / count[used]
+    p_obj = np.bincount(bins[has], np.mod(phase[idx], 1.0)[has], minlength=_Z_BINS)[used] / count[used]
+    p_acc = (np.arange(_Z_BINS) + 0.5) / _Z_BINS
+    rate_max = float(np.max(np.gradient(phase)[idx])) * rate  # cycles per second
+    b_obj = _harmonics(p_obj, _PELVIS_Z_HARMONICS)
+    b_con = _harmonics(phase[cons], _PELVIS_Z_HARMONICS)
+    b_acc = _harmonics(p_acc, _PELVIS_Z_HARMONICS, 2) * rate_max**2
+    k, nc = b_obj.shape
+    eye = identity(k, format="csr")
+    a_ub = vstack([
+        hstack([csr_matrix(b_obj), -eye]), hstack([csr_matrix(-b_obj), -eye]),  # |z - wanted| <= s
+        hstack([csr_matrix(b_con), csr_matrix((cons.size, k))]),  # z <= highest - margin
+        hstack([csr_matrix(b_acc), csr_matrix((_Z_BINS, k))]),  # |z''| <= bound
+        hstack([csr_matrix(-b_acc), csr_matrix((_Z_BINS, k))]),
+    ]).tocsr()  # fmt: skip
+    b_ub = np.concatenate([target, -target, highest[cons] - 1.5e-3, np.full(2 * _Z_BINS, _PELVIS_Z_ACCEL)])
+    cost = np.concatenate([np.zeros(nc), count[used] / count.sum()])
+    bounds = [(None, None)] * nc + [(0, None)] * k
+    sol = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if sol.status == 0:
+        z = _harmonics(phase, _PELVIS_Z_HARMONICS) @ sol.x[:nc]
+    else:  # not expected: a constant height that the legs reach everywhere
+        z = np.full(t_count, float(np.min(highest[idx])) - 1.5e-3)
+    new_root = np.concatenate([xy, z[:, None]], axis=1)
+
+    # legs
+    out = angles.copy()
+    reach_error = np.zeros(t_count)
+    heel = np.zeros((t_count, 2))
+    cycle_samples = rate * _cycle_frames(phase, rate)
+    width = max(int(round(0.04 * cycle_samples)), 1)
+    kern = np.hanning(2 * width + 3)[1:-1]
+    kern /= kern.sum()
+
+    def smooth(x: np.ndarray) -> np.ndarray:
+        return np.convolve(np.pad(x, width, mode="edge"), kern, mode="valid")
+
+    for k_side, side in enumerate(sides):
+        hip_i, knee_i, ankle_i = (JOINT_INDEX[f"{n}_{side}"] for n in ("hip", "knee", "ankle"))
+        l1, l2 = np.linalg.norm(body.offsets[knee_i]), np.linalg.norm(body.offsets[ankle_i])
+        reach = np.sqrt(l1**2 + l2**2 + 2 * l1 * l2 * np.cos(_KNEE_MIN))
+        hip = new_root + rots[:, 0] @ body.offsets[hip_i]
+        # late stance: the foot's pitch about the toes takes up the change of the hip-ankle
+        # distance, so that the knee keeps the flexion of its curve (heel down to flat at most, up
+        # by _HEEL_RISE_MAX at most), and the heel rises at least as much as needed to reach the
+        # foot with a straight knee. Both smoothed in time (the second after a dilation, so that
+        # it stays sufficient).
+        lk = late[:, k_side]
+        pitch = np.arcsin(np.clip(rots[:, ankle_i, 2, 1], -1.0, 1.0))  # > 0: toes up
+        flat = np.where(lk, np.minimum(pitch, 0.0), 0.0)  # pitch change that lays the foot flat
+        d_auth = np.sqrt(l1**2 + l2**2 + 2 * l1 * l2 * np.cos(authored_knee[:, k_side]))
+        theta_auth = np.where(lk, _solve_heel_rise(joints, rots, side, hip, d_auth, flat, _HEEL_RISE_MAX), 0.0)
+        theta_reach = np.where(lk, _solve_heel_rise(joints, rots, side, hip, reach, flat, _HEEL_RISE_MAX), -1.0)
+        theta_reach = np.max(sliding_window_view(np.pad(theta_reach, width, mode="edge"), 2 * width + 1), axis=1)
+        heel[:, k_side] = np.maximum.reduce([smooth(theta_auth), smooth(theta_reach), flat])
+        ankle, foot = _heel_rise(joints, rots, side, heel[:, k_side])
+        ik = body.leg_ik(side, new_root, rots[:, 0], ankle, foot, pole=rots[:, hip_i, :, 1])
+        out[:, hip_i] = ik.hip
+        out[:, knee_i, 0] = ik.knee
+        out[:, ankle_i] = ik.ankle
+        reach_error = np.maximum(reach_error, ik.reach_error)
+    dknee = out[:, [JOINT_INDEX["knee_left"], JOINT_INDEX["knee_right"]], 0] - knees
+    dknee = np.degrees(dknee[valid][stance[valid]])
+    info = {
+        "reach_error": float(reach_error[valid].max()),
+        "knee_change_mean_deg": float(np.mean(dknee)),
+        "knee_change_max_deg": float(np.max(np.abs(dknee))),
+        "heel_rise_max_deg": float(np.degrees(heel[valid].max())),
+        "heel_drop_max_deg": float(-np.degrees(heel[valid].min())),
+        "lp_status": int(sol.status),
+    }
+    return out, new_root, info
+
+
+# --------------------------------------------------------------------------------------------
 # Walk
 # --------------------------------------------------------------------------------------------
 
@@ -558,6 +813,7 @@ def walk(
     Returns:
         :class:`MotionClip` labelled "walk"; ``meta`` holds ``params`` (dict), ``cycle_length``
         (m), ``cycle_duration`` (s), ``cadence`` (steps/min), ``duty_factor``, ``hip_scale``,
+        ``forward_oscillation`` (m, amplitude of the pelvis' fore-aft oscillation twice per cycle),
         ``phase`` ``[T]`` (cycles), ``support`` ``[T, 2]`` (left/right share of the body weight),
         ``route`` and ``identity`` (name) when given.
     """
@@ -576,7 +832,8 @@ def walk(
 
     # internal high-rate grid with a margin at both ends
     # (the lead-in of more than a cycle lets the first double supports be planted properly)
-    t_int = np.arange(-(cycle_dur + 0.2), duration + 0.2 + 1.0 / _INTERNAL_RATE, 1.0 / _INTERNAL_RATE)
+    # (and of a cycle at the end, for the cycle averages of the smooth pelvis path)
+    t_int = np.arange(-(cycle_dur + 0.2), duration + cycle_dur + 0.2 + 1.0 / _INTERNAL_RATE, 1.0 / _INTERNAL_RATE)
     rate_noise = smooth_noise(g, t_int, 0.01 * fluctuation, 2.0 * cycle_dur)
     amp_noise = 1.0 + smooth_noise(g, t_int, 0.015 * fluctuation, 2.0 * cycle_dur)
     dphi = (1.0 + rate_noise) / cycle_dur / _INTERNAL_RATE
@@ -585,6 +842,9 @@ def walk(
     angles = _gait_angles(params, body, phase, hip_scale, amp_noise, hip_offset)
     weights = _support_weights(phase, params.duty_factor(body), params.timing_asymmetry)
     angles, root = _plant_feet(body, params, angles, phase, _INTERNAL_RATE)
+    # smooth pelvis path, legs re-solved (samples whose cycle averages are complete)
+    valid = (phase >= phase[0] + 0.75) & (phase <= phase[-1] - 0.75)
+    angles, root, _ = _smooth_pelvis(body, params, angles, root, phase, _INTERNAL_RATE, valid)
 
     # straighten: make the net displacement point along +y (tiny crab angle of the body instead)
     i0, i1 = np.searchsorted(t_int, [0.0, duration])
@@ -623,6 +883,7 @@ def walk(
             "duty_factor": params.duty_factor(body),
             "hip_scale": hip_scale,
             "hip_offset_deg": hip_offset,
+            "forward_oscillation": _forward_oscillation(params, body),
             "phase": out_phase,
             "support": out_support,
             "identity": identity_name,
