@@ -728,18 +728,20 @@ def gait_scene(name: str, rng: np.random.Generator, *, image_size: int = 128) ->
 REHAB_ENVIRONMENTS: tuple[str, ...] = ("lab", "living_room", "clinic", "gym")
 """Four rehab environments [EST: MARS was recorded in one lab; the other three are ours]."""
 REHAB_RADAR_POSITIONS: tuple[str, ...] = ("front", "elevated")
-"""Two radar placements [EST]: ``front`` 1.0 m high, level, 2-2.5 m in front of the subject (MARS-like);
+"""Two radar placements [EST]: ``front`` 1.0 m high, level, 1.8-2.2 m in front of the subject (MARS: the
+Kinect SpineBase is 1.72-2.07 m from the radar, 10th-90th percentile, and the feet ~0.93 m below it);
 ``elevated`` 1.8 m high, 15 degrees down, 30 degrees to the side."""
 
 
-def rehab_scene(environment: str, radar_position: str, rng: np.random.Generator, *, image_size: int = 128) -> Scene:
+def rehab_scene(environment: str, radar_position: str, rng: np.random.Generator, *, image_size: int = 128,
+                distance_range: tuple[float, float] = (1.8, 2.2)) -> Scene:
     """A rehab scene; the subject stands at the room point ``labels["subject_xy"]`` facing
-    ``labels["subject_heading"]`` (towards the radar)."""
+    ``labels["subject_heading"]`` (towards the radar), ``distance_range`` (m, uniform) from the radar."""
     if environment not in REHAB_ENVIRONMENTS:
         raise ValueError(f"unknown rehab environment {environment!r}; valid: {', '.join(REHAB_ENVIRONMENTS)}")
     if radar_position not in REHAB_RADAR_POSITIONS:
         raise ValueError(f"unknown radar position {radar_position!r}; valid: {', '.join(REHAB_RADAR_POSITIONS)}")
-    dist = _u(rng, 2.0, 2.5)
+    dist = _u(rng, *distance_range)
     subject = (0.0, dist)
     if radar_position == "front":
         rig = SensorRig(radar_height=1.0, radar_tilt_deg=0.0, camera_offset=(0.0, 0.0, 0.1),

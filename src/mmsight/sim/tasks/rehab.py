@@ -3,8 +3,9 @@
 A subject faces the radar and repeats one of the ten MARS movements (:data:`mmsight.sim.motion.MARS_MOVEMENTS`,
 with the subject's own :class:`~mmsight.sim.motion.RehabStyle`), in one of four environments and with
 the radar at one of two positions (:data:`mmsight.sim.scenes.REHAB_ENVIRONMENTS`,
-:data:`~mmsight.sim.scenes.REHAB_RADAR_POSITIONS`). The radar is the IWR1443 preset at 10 fps (MARS used
-an IWR1443 at ~10 fps). Streams: point clouds, range-azimuth and range-Doppler maps, the Kinect V2
+:data:`~mmsight.sim.scenes.REHAB_RADAR_POSITIONS`). The radar is an IWR1443 at 10 fps (MARS used an IWR1443
+at ~10 fps) with a chirp and a TI-like point chain calibrated on MARS's clouds (:data:`MARS_PROFILE`,
+:data:`MARS_CHAIN`; ``docs/sim_calibration.md``). Streams: point clouds, range-azimuth and range-Doppler maps, the Kinect V2
 skeleton (25 joints, radar frame; MARS's 19 joints are Kinect joints 0-20 without the hands) and
 RGB-D from a Kinect-like camera beside the radar; frame label ``mars_feature_map`` ``[F, 8, 8, 5]``
 (:func:`~mmsight.sim.tasks.common.mars_feature_map`: the frame's points zero-padded to 64, as the
@@ -15,7 +16,7 @@ MARS CNN input). Labels: ``subject``, ``movement`` (1-10), ``movement_name``, ``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,31 @@ from mmsight.sim.tasks.common import (
     stratified_splits,
 )
 
-__all__ = ["Config", "DEFAULT_SEQUENCES", "NAME", "make_sequence", "sequence_plan", "splits"]
+__all__ = ["Config", "DEFAULT_SEQUENCES", "MARS_CHAIN", "MARS_PROFILE", "NAME", "add_sway", "make_sequence",
+           "sequence_plan", "splits"]
 
 NAME = "rehab"
 DEFAULT_SEQUENCES = 400
 """5 subjects x 10 movements x 2 radar positions x 4 environments."""
+
+MARS_PROFILE: dict[str, Any] = {
+    "start_frequency": 76.0e9, "slope": 100e12, "n_samples": 200, "sample_rate": 5e6, "idle_time": 63.6e-6,
+    "adc_start_time": 6e-6, "ramp_end_time": 48e-6, "n_loops": 16,
+}
+"""Chirp replacing the ``iwr1443boost`` preset's (``docs/sim_calibration.md``). MARS does not publish its
+configuration, but its points show it: 16 Doppler bins of 0.356 m/s (so ``n_tx T_c`` = 335 us at 78.6 GHz:
+3 TX x 111.6 us), range bins 2.93 cm apart (a 256-point range FFT with ``slope / fs`` = 20 MHz per
+sample, zero-padded: 100 MHz/us at 5 Msps). The sample count (hence the true 3.75 cm resolution of
+200 samples = 4 GHz, the most the 76-81 GHz band allows with this slope) is our estimate [EST]."""
+
+MARS_CHAIN: dict[str, Any] = {
+    "peak_grouping": False, "refine_angle": False, "refine_doppler": False, "n_range_fft": 256,
+    "cfar_kind": "caso", "cfar_pfa": 1e-2,
+}
+"""TI-like point chain for MARS: 256-point range FFT, azimuth at the 64-bin FFT peak (MARS's azimuth
+sines are multiples of 1/32) and Doppler at bin centres (as in MARS's points), TI's CASO CFAR; no
+peak grouping and a threshold of ~6.7 dB over the CFAR noise estimate (pfa 1e-2; no thermal false
+alarm in 20 noise-only frames) give MARS's ~38 points per frame [EST: MARS's threshold is unpublished]."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +71,17 @@ class Config(TaskConfig):
         movements: MARS movement numbers.
         environments, radar_positions: scene conditions.
         n_frames: 12 s at 10 fps (about three repetitions).
+        radar_overrides, chain_options: :data:`MARS_PROFILE`, :data:`MARS_CHAIN`.
+        subject_distance: range of the subject's distance from the radar (m, uniform); MARS's SpineBase
+            is 1.72-2.07 m away (10th-90th percentile, median 1.97).
+        sway: postural sway added to the movement (:func:`add_sway`; 1 = quiet standing's, 0 = none).
     """
 
     n_frames: int = 120
     fps: float = 10.0
     radar: str = "iwr1443boost"
+    radar_overrides: dict[str, Any] = field(default_factory=lambda: dict(MARS_PROFILE))
+    chain_options: dict[str, Any] = field(default_factory=lambda: dict(MARS_CHAIN))
     ra_max_range: float = 5.0
     joint_set: str = "kinect25"
     n_subjects: int = 5
@@ -62,10 +89,12 @@ class Config(TaskConfig):
     environments: tuple[str, ...] = ("lab", "living_room", "clinic", "gym")
     radar_positions: tuple[str, ...] = ("front", "elevated")
     split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    subject_distance: tuple[float, float] = (1.8, 2.2)
+    sway: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for k in ("movements", "environments", "radar_positions"):
+        for k in ("movements", "environments", "radar_positions", "subject_distance"):
             object.__setattr__(self, k, tuple(getattr(self, k)))
 
     @classmethod
@@ -113,6 +142,28 @@ def splits(plan: list[SequenceSpec]) -> dict[str, list[str]]:
     return stratified_splits(plan, lambda s: s.labels["movement"], plan[0].config.split_fractions, plan[0].run_seed)
 
 
+def add_sway(clip: Any, rng: np.random.Generator, amount: float = 1.0) -> Any:
+    """The clip with the postural sway of quiet standing added on top of the movement (the same model
+    and sizes as :func:`mmsight.sim.motion.stand`: pelvis ~6 mm sd over 2.5 s, trunk ~1 deg, head
+    2-4 deg, arms 1.5-2 deg), scaled by ``amount``. A real subject is never still between and during
+    repetitions; without it a held pose is a perfectly static target that clutter removal erases."""
+    from mmsight.sim.motion import smooth_noise
+    from mmsight.sim.skeleton import JOINT_INDEX
+
+    t = clip.times
+    deg = math.pi / 180.0
+    root = clip.root_position.copy()
+    root[:, :2] += smooth_noise(rng, t, 0.006 * amount, 2.5, (2,))
+    a = clip.angles.copy()
+    for joint, sds, corr in (("lumbar", (1.0, 0.6, 0.0), 3.0), ("neck", (2.0, 0.0, 4.0), 2.2),
+                             ("shoulder_left", (1.5, 0.0, 0.0), 2.0), ("shoulder_right", (1.5, 0.0, 0.0), 2.0),
+                             ("elbow_left", (2.0, 0.0, 0.0), 2.0), ("elbow_right", (2.0, 0.0, 0.0), 2.0)):
+        for k, sd in enumerate(sds):
+            if sd > 0:
+                a[:, JOINT_INDEX[joint], k] += smooth_noise(rng, t, sd * amount * deg, corr)
+    return replace(clip, root_position=root, angles=a, _posed=None)
+
+
 def make_sequence(spec: SequenceSpec) -> Any:
     """Render one rehab sequence."""
     from mmsight.sim.motion import MARS_MOVEMENTS, rehab_movement
@@ -122,7 +173,8 @@ def make_sequence(spec: SequenceSpec) -> Any:
     cfg: Config = spec.config  # type: ignore[assignment]
     lab = spec.labels
     rng = np.random.default_rng(spec.seed)
-    scene = rehab_scene(str(lab["environment"]), str(lab["radar_position"]), rng, image_size=cfg.image_size)
+    scene = rehab_scene(str(lab["environment"]), str(lab["radar_position"]), rng, image_size=cfg.image_size,
+                        distance_range=tuple(cfg.subject_distance))  # type: ignore[arg-type]
     subject = make_subject(spec.run_seed, int(lab["subject"]))
     duration = (cfg.n_frames - 1) / cfg.fps + 0.2
     style = subject.rehab_style
@@ -131,6 +183,8 @@ def make_sequence(spec: SequenceSpec) -> Any:
     heading = float(scene.labels["subject_heading"]) + float(rng.uniform(-0.15, 0.15))
     clip = rehab_movement(subject.body, int(lab["movement"]), style, repetitions=reps, fps=30.0, position=xy,  # type: ignore[arg-type]
                           heading=heading, rng=rng, lead_in=float(rng.uniform(0.3, 1.0)))
+    if cfg.sway > 0:
+        clip = add_sway(clip, np.random.default_rng(derive_seed(spec.seed, 0x5A7)), cfg.sway)
     clothing = Clothing.outfit("cotton_tshirt", str(rng.choice(["denim", "cotton_tshirt"])), None, rng=rng)
     person = PersonTrack(clip, clothing, (), subject.skin, look_seed=derive_seed(subject.clothes_seed, 5))
     r = render_sequence(cfg, scene, [person], rng)
