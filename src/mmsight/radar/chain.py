@@ -52,6 +52,11 @@ class ChainOptions:
         n_doppler_fft: Doppler FFT size (None: n_loops; must be even).
         n_angle: azimuth FFT size / angle bins of the range-azimuth map.
         clutter_removal: subtract the mean over chirps per range bin and channel (TI ``clutterRemoval``).
+        ra_clutter_removal: clutter removal for the range-azimuth map only (None: as ``clutter_removal``).
+            ``clutter_removal=True, ra_clutter_removal=False`` gives in one pass what two chains (with
+            and without removal) give: points and range-Doppler map without the static scene, the
+            range-azimuth map with it (the removal is an exact post-FFT correction, applied after the
+            map is taken).
         cfar_kind: ``"ca"``, ``"cago"``, ``"caso"`` (TI's range CFAR) or ``"os"``; 2D window on the
             range-Doppler map, Doppler axis cyclic.
         cfar_pfa: design false-alarm probability per cell (for exponential noise; the summed map is
@@ -92,6 +97,7 @@ class ChainOptions:
     n_doppler_fft: int | None = None
     n_angle: int = 64
     clutter_removal: bool = True
+    ra_clutter_removal: bool | None = None
     cfar_kind: CfarKind = "ca"
     cfar_pfa: float = 1e-6
     cfar_train: tuple[int, int] = (8, 4)
@@ -299,11 +305,12 @@ class SignalChain:
             out = out[..., : self.n_range]
         return out
 
-    def doppler_cube(self, rcube: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+    def doppler_cube(self, rcube: np.ndarray, *, reuse: bool = False, clutter_removal: bool | None = None) -> np.ndarray:
         """Windowed, fftshifted Doppler FFT (+ clutter removal):
         ``[..., n_loops, n_virtual, n_range]`` -> complex64 ``[..., n_doppler, n_virtual, n_range]``.
 
         With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
+        ``clutter_removal`` overrides the option (None: ``options.clutter_removal``).
         """
         n_l = rcube.shape[-3]
         shape = (*rcube.shape[:-3], self.n_doppler, *rcube.shape[-2:])
@@ -312,11 +319,15 @@ class SignalChain:
         if self.n_doppler > n_l:
             buf[..., n_l:, :, :] = 0
         out = scipy.fft.fft(buf, axis=-3, overwrite_x=True, workers=self.options.workers)
-        if self.options.clutter_removal:
-            b0, b1 = self._clutter_slice
-            zero = out[..., self._k0 : self._k0 + 1, :, :].copy()
-            out[..., b0:b1, :, :] -= zero * self._clutter_gain
+        if self.options.clutter_removal if clutter_removal is None else clutter_removal:
+            self._remove_clutter(out)
         return out
+
+    def _remove_clutter(self, dcube: np.ndarray) -> None:
+        """Static clutter removal on a Doppler cube, in place (exact post-FFT correction)."""
+        b0, b1 = self._clutter_slice
+        zero = dcube[..., self._k0 : self._k0 + 1, :, :].copy()
+        dcube[..., b0:b1, :, :] -= zero * self._clutter_gain
 
     def range_azimuth(self, dcube: np.ndarray) -> np.ndarray:
         """FFT-beamforming range-azimuth map of Doppler cube(s): float32 ``[..., n_range, n_angle]``.
@@ -341,6 +352,18 @@ class SignalChain:
         real[..., 0, :] = flat.real
         real[..., 1, :] = flat.imag
         return np.matmul(real.reshape(*lead, n_r, 2 * n_az * n_az), self._ra_kernel)
+
+    def _ra_map(self, dcube: np.ndarray) -> np.ndarray:
+        """Range-azimuth maps ``[B, R, A]`` of Doppler cubes ``[B, D, V, R]`` (FFT or Capon)."""
+        o = self.options
+        if o.ra_method == "fft":
+            return self.range_azimuth(dcube)
+        return np.stack(
+            [
+                P.capon_range_azimuth(d, self.config, n_angle=o.n_angle, loading=o.capon_loading, compensate=o.tdm_compensation)
+                for d in dcube
+            ]
+        )
 
     def _cfar(self, rd: np.ndarray) -> _cfar.CfarResult:
         o = self.options
@@ -432,17 +455,20 @@ class SignalChain:
         if adc.dtype != np.complex64:
             adc = adc.astype(np.complex64)
         rcube = self.range_cube(adc, reuse=True)
-        dcube = self.doppler_cube(rcube, reuse=True)  # [B, D, V, R]
-        rd = P.range_doppler_map(dcube)  # [B, R, D]
-        if o.ra_method == "fft":
-            ra = self.range_azimuth(dcube)
+        ra_cr = o.clutter_removal if o.ra_clutter_removal is None else bool(o.ra_clutter_removal)
+        if ra_cr == o.clutter_removal:
+            dcube = self.doppler_cube(rcube, reuse=True)  # [B, D, V, R]
+            ra = self._ra_map(dcube)
+        elif o.clutter_removal:  # map of the static scene, then remove it for the points
+            dcube = self.doppler_cube(rcube, reuse=True, clutter_removal=False)
+            ra = self._ra_map(dcube)
+            self._remove_clutter(dcube)
         else:
-            ra = np.stack(
-                [
-                    P.capon_range_azimuth(d, self.config, n_angle=o.n_angle, loading=o.capon_loading, compensate=o.tdm_compensation)
-                    for d in dcube
-                ]
-            )
+            dcube = self.doppler_cube(rcube, reuse=True, clutter_removal=False)
+            moving = dcube.copy()
+            self._remove_clutter(moving)
+            ra = self._ra_map(moving)
+        rd = P.range_doppler_map(dcube)  # [B, R, D]
         out = []
         for b in range(adc.shape[0]):
             pts, bins, det, noise_db = self.points_from_cube(dcube[b], rd[b])

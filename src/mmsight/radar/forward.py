@@ -199,10 +199,29 @@ def _steering_terms(config: RadarConfig) -> tuple[np.ndarray, np.ndarray, np.nda
     return xv, zv, rot
 
 
+def _split_exp(phase_step: np.ndarray, n: int) -> np.ndarray:
+    """``exp(1j * phase_step[k] * s)`` for ``s = 0 .. n-1``: complex128 ``[K, n]``.
+
+    Built from two short tables, ``s = hi * B + lo``: ``exp(j w lo)`` ``[K, B]`` times ``exp(j w B hi)``
+    ``[K, n / B]``, so only ``K (B + n / B)`` complex exponentials are evaluated instead of ``K n``. The
+    product is taken in complex128, so the result differs from direct evaluation by a few 1e-16."""
+    block = 1 << max(0, (int(n).bit_length() - 1) // 2)  # ~sqrt(n), a power of two
+    if n % block:
+        return np.exp(1j * phase_step[:, None] * np.arange(n)[None, :])
+    lo = np.exp(1j * phase_step[:, None] * np.arange(block)[None, :])  # [K, B]
+    hi = np.exp(1j * phase_step[:, None] * (np.arange(n // block) * block)[None, :])  # [K, n/B]
+    return (hi[:, :, None] * lo[:, None, :]).reshape(len(phase_step), n)
+
+
 def _constant_velocity(
     config: RadarConfig, pos: np.ndarray, vel: np.ndarray, sig: np.ndarray, ranges: np.ndarray
 ) -> np.ndarray:
-    """Factorised sum over scatterers: [chirp, channel, k] x [k, sample] matrix products per chunk."""
+    """Factorised sum over scatterers: [chirp, channel, k] x [k, sample] matrix products per chunk.
+
+    The exponentials are separable: the fast-time factor ``exp(j w_k s)`` and the slow-time factor
+    ``exp(j 2 pi f_D (c T_c + t_adc))`` over chirps ``c = m n_tx + i`` are products of short tables
+    (:func:`_split_exp`; loops x TX slots), evaluated in complex128 and rounded to complex64 for the
+    matrix product, as before (the per-element values agree with direct evaluation to ~1e-16)."""
     n_l, n_t, n_r, n_s = config.n_loops, config.n_tx, config.n_rx, config.n_samples
     out = np.zeros((n_l * n_t * n_r, n_s), dtype=np.complex64)
     n = pos.shape[0]
@@ -211,10 +230,10 @@ def _constant_velocity(
     lam = config.wavelength
     f_first = config.start_frequency + config.slope * config.adc_start_time
     xv, zv, rot = _steering_terms(config)
-    t_chirp = (np.arange(n_l)[:, None] * n_t + np.arange(n_t)[None, :]) * config.chirp_time  # [L, T]
-    t_chirp = t_chirp + config.adc_start_time
-    s_over_fs = np.arange(n_s) / config.sample_rate  # [S]
     amp = np.sqrt(received_power(config, ranges, sig))
+    w_loop = 2.0 * np.pi * n_t * config.chirp_time  # rad per Hz of Doppler per loop
+    t_slot = np.arange(n_t) * config.chirp_time + config.adc_start_time  # [T] s, TDM slot offsets
+    w_sample = 2.0 * np.pi / config.sample_rate
 
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
@@ -224,13 +243,14 @@ def _constant_velocity(
         f_d = 2.0 * v_rad / lam  # Hz
         f_beat = 2.0 * config.slope * r / SPEED_OF_LIGHT + f_d  # Hz, incl. intra-chirp Doppler
         carrier = 4.0 * np.pi * r * f_first / SPEED_OF_LIGHT
-        # slow time x channel: [L, T, K] phase, then steering [T, R, K]
-        slow = carrier[None, None, :] + 2.0 * np.pi * f_d[None, None, :] * t_chirp[:, :, None]
-        slow_c = (amp[lo:hi] * np.exp(1j * slow)).astype(np.complex64)  # [L, T, K]
+        # slow time: loop m, slot i -> exp(j (carrier + 2 pi f_D (i T_c + t_adc))) * exp(j 2 pi f_D m n_tx T_c)
+        per_slot = amp[lo:hi] * np.exp(1j * (carrier[None, :] + 2.0 * np.pi * f_d[None, :] * t_slot[:, None]))  # [T, K]
+        per_loop = _split_exp(w_loop * f_d, n_l).T  # [L, K]
+        slow_c = (per_loop[:, None, :] * per_slot[None, :, :]).astype(np.complex64)  # [L, T, K]
         steer_phase = np.pi * (xv[:, :, None] * u[None, None, :, 0] + zv[:, :, None] * u[None, None, :, 2])
         steer = (rot[:, :, None] * np.exp(1j * steer_phase)).astype(np.complex64)  # [T, R, K]
         left = (slow_c[:, :, None, :] * steer[None, :, :, :]).reshape(n_l * n_t * n_r, hi - lo)
-        fast = np.exp(2j * np.pi * f_beat[:, None] * s_over_fs[None, :]).astype(np.complex64)  # [K, S]
+        fast = _split_exp(w_sample * f_beat, n_s).astype(np.complex64)  # [K, S]
         out += left @ fast
     return out.reshape(n_l, n_t, n_r, n_s)
 

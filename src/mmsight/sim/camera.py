@@ -29,7 +29,7 @@ from typing import Literal, Mapping, NamedTuple, Sequence, Union
 import numpy as np
 from scipy import ndimage
 
-from .geometry import RayHits, SceneGeometry, ray_cast, segment_occluded
+from .geometry import RayHits, SceneGeometry, ray_cast, segment_occluded, tail_geometry
 from .materials import Appearance, SampledAppearance, get_material
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "RenderOptions",
     "RGBD",
     "CameraLabels",
+    "StaticView",
     "PATTERNS",
     "look_at_pose",
     "colour_temperature_rgb",
@@ -895,72 +896,75 @@ def _shade(
     return _Shaded(albedo * light_sum, spec, lum, incidence, gloss)
 
 
-def render_rgbd(
-    camera: PinholeCamera,
-    geometry: SceneGeometry,
-    appearances: Mapping[LookKey, LookValue] | None = None,
-    lights: Lighting | None = None,
-    rng: np.random.Generator | int | None = None,
-    *,
-    options: RenderOptions | None = None,
-) -> RGBD:
-    """Render an RGB-D frame by ray casting.
-
-    Args:
-        camera: the camera (pose in the room frame of ``geometry``).
-        geometry: the scene.
-        appearances: looks keyed by ``(object_id, material)`` or by ``material``; values are
-            :class:`SurfaceLook` or :class:`~mmsight.sim.materials.SampledAppearance`. Missing keys are
-            drawn at random from the material registry (so ``None`` randomises every look).
-        lights: the lighting; None = :func:`sample_lighting` around a point 2 m in front of the camera.
-        rng: generator or seed for everything random (looks, lights, exposure, noise). The same seed
-            gives identical images.
-        options: :class:`RenderOptions` (default: noisy, D435-like depth); ``RenderOptions.ideal()``
-            gives noise-free output with exact depth.
-
-    Returns:
-        :class:`RGBD` ``(rgb uint8 [H, W, 3], depth float32 [H, W] m, mask int32 [H, W])``.
-    """
-    g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    opt = options or RenderOptions()
-    h_img, w_img = camera.height, camera.width
-    n_pix = h_img * w_img
-    prim_looks = _resolve_looks(geometry, appearances, g)
-    looks: list[SurfaceLook] = []
-    look_of_prim = np.zeros(len(prim_looks), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for p, lk in enumerate(prim_looks):
-        if id(lk) not in seen:
-            seen[id(lk)] = len(looks)
-            looks.append(lk)
-        look_of_prim[p] = seen[id(lk)]
-    if lights is None:
-        fwd = camera.T_room_from_camera[:3, 2].copy()
-        fwd[2] = 0.0
-        fwd = fwd / max(float(np.linalg.norm(fwd)), 1e-9)
-        lighting = sample_lighting(g, around=camera.position + 2.0 * fwd, ceiling=max(2.6, camera.position[2] + 0.8))
-    else:
-        lighting = lights
-    tables = {
-        "look_of_prim": look_of_prim,
-        "base": np.array([_srgb_to_linear(np.array(lk.appearance.rgb) / 255.0) for lk in looks]).reshape(-1, 3),
-        "second": np.array([_srgb_to_linear(np.array(lk.pattern_rgb) / 255.0) for lk in looks]).reshape(-1, 3),
-        "gloss": np.array([lk.appearance.gloss for lk in looks], dtype=np.float64),
-        "texture": np.array([_TEXTURE_CODES.index(lk.appearance.texture) if lk.appearance.texture in _TEXTURE_CODES
-                             else 0 for lk in looks], dtype=np.int64),
-        "scale": np.array([lk.appearance.pattern_scale_m for lk in looks], dtype=np.float64),
-        "seed": np.array([lk.seed for lk in looks], dtype=np.int64),
-        "patterned": np.array([lk.pattern != "plain" for lk in looks], dtype=bool),
-    }
-    opacity = np.array([lk.appearance.opacity for lk in looks], dtype=np.float64)[look_of_prim]
-    transparent = opacity < 0.5
-
+def _pixel_rays(camera: PinholeCamera) -> tuple[np.ndarray, np.ndarray]:
+    """Unit ray directions ``[H*W, 3]`` (room frame) and z-depth per metre of ray ``[H*W]``."""
     cam_rays = camera.camera_rays().reshape(-1, 3)
     zf = 1.0 / np.linalg.norm(cam_rays, axis=1)
-    origin = camera.position
-    dirs = (cam_rays * zf[:, None]) @ camera.T_room_from_camera[:3, :3].T
-    fx = camera.fx
+    return (cam_rays * zf[:, None]) @ camera.T_room_from_camera[:3, :3].T, zf
 
+
+class StaticView:
+    """What a fixed camera sees of the static part of a scene, for rendering many frames of it.
+
+    ``StaticView(camera, static_geometry)`` ray-casts the static geometry once. Passed to
+    :func:`render_rgbd` as ``static=`` for a ``geometry`` whose first primitives are exactly
+    ``static_geometry``'s (e.g. ``static_geometry.extend(bodies)``), it makes each frame cast only the
+    remaining (moving) primitives, and only against the part of each ray in front of the static hit;
+    the static pixels' shading (textures, lights) is also kept while the looks and the lighting stay
+    the same. The result equals rendering the whole geometry (a moving primitive wins a pixel only
+    when strictly nearer, as the full cast's tie rule gives it); scenes with see-through looks (glass)
+    or ``RenderOptions(shadows=True)`` (moving shadows on static surfaces) are rendered in full.
+    """
+
+    def __init__(self, camera: PinholeCamera, geometry: SceneGeometry) -> None:
+        self.camera = camera
+        self.geometry = geometry
+        self.dirs, self.zf = _pixel_rays(camera)
+        self.hits = ray_cast(geometry, camera.position, self.dirs)
+        self._bounds = geometry.bounding_spheres()
+        self._memo: tuple[object, ...] | None = None
+        self._shaded: _StaticImage | None = None
+
+    def matches(self, camera: PinholeCamera, geometry: SceneGeometry) -> bool:
+        """Is ``geometry`` this view's static geometry followed by other primitives, seen by the same camera?"""
+        n = len(self.geometry)
+        if len(geometry) < n:
+            return False
+        if camera is not self.camera and not (
+            camera.width == self.camera.width and camera.height == self.camera.height
+            and np.array_equal(camera.K, self.camera.K)
+            and np.array_equal(camera.T_room_from_camera, self.camera.T_room_from_camera)
+        ):
+            return False
+        if geometry is self.geometry:
+            return True
+        g, st = geometry, self.geometry
+        if not (np.array_equal(g.primitive_type[:n], st.primitive_type) and np.array_equal(g.object_id[:n], st.object_id)):
+            return False
+        if [g.material_name(p) for p in range(n)] != [st.material_name(p) for p in range(n)]:
+            return False
+        c, r = g.bounding_spheres()
+        return bool(np.array_equal(c[:n], self._bounds[0]) and np.array_equal(r[:n], self._bounds[1]))
+
+    def shaded(self, key: tuple[object, ...], shade: "object") -> "_StaticImage":
+        """The static scene's shaded image for ``key`` (lighting, looks, ...), computed by ``shade()`` on a miss."""
+        memo = self._memo
+        same = memo is not None and len(memo) == len(key) and all(
+            a is b or (not isinstance(a, (np.ndarray, Lighting)) and a == b) for a, b in zip(memo, key))
+        if not same or self._shaded is None:
+            self._shaded = shade()  # type: ignore[operator]
+            self._memo = key
+        return self._shaded
+
+
+def _render_layers(
+    geometry: SceneGeometry, origin: np.ndarray, dirs: np.ndarray, zf: np.ndarray, looks: list[SurfaceLook],
+    tables: dict[str, np.ndarray], opacity: np.ndarray, transparent: np.ndarray, lighting: Lighting, fx: float,
+    opt: RenderOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cast every pixel ray through the whole geometry (continuing through glass) and shade the hits:
+    linear radiance ``[n, 3]``, z-depth, mask, incidence, albedo and gloss ``[n]``."""
+    n_pix = len(dirs)
     radiance = np.zeros((n_pix, 3))
     weight = np.ones(n_pix)
     depth = np.zeros(n_pix)
@@ -1008,6 +1012,161 @@ def render_rgbd(
         o_act = hits.point[sel][cont]
         ignore = prim[cont]
         active = pix[cont]
+
+    return radiance, depth, mask, incidence, albedo, gloss
+
+
+@dataclass
+class _StaticImage:
+    """Per-pixel outputs of the static scene alone (as :func:`_render_layers` gives them)."""
+
+    radiance: np.ndarray
+    depth: np.ndarray
+    mask: np.ndarray
+    incidence: np.ndarray
+    albedo: np.ndarray
+    gloss: np.ndarray
+
+
+def _shade_static(
+    static: StaticView, looks: list[SurfaceLook], tables: dict[str, np.ndarray], geometry: SceneGeometry,
+    lighting: Lighting, fx: float, opt: RenderOptions,
+) -> _StaticImage:
+    sh = static.hits
+    n_pix = len(sh.t)
+    sel = np.flatnonzero(sh.hit)
+    z = np.zeros(n_pix)
+    z[sel] = sh.t[sel] * static.zf[sel]
+    shaded = _shade(sh, sel, static.dirs, z, looks, tables, geometry, lighting, fx, opt)
+    radiance = np.zeros((n_pix, 3))
+    radiance[~sh.hit] += np.asarray(opt.background_rgb)
+    radiance[sel] = 1.0 * (1.0 * shaded.diffuse + shaded.specular)
+    mask = np.full(n_pix, -1, dtype=np.int64)
+    mask[sel] = sh.object_id[sel]
+    incidence = np.zeros(n_pix)
+    albedo = np.ones(n_pix)
+    gloss = np.zeros(n_pix)
+    incidence[sel] = shaded.incidence
+    albedo[sel] = shaded.albedo
+    gloss[sel] = shaded.gloss
+    return _StaticImage(radiance, z, mask, incidence, albedo, gloss)
+
+
+def _render_static_view(
+    static: StaticView, geometry: SceneGeometry, dirs: np.ndarray, zf: np.ndarray, prim_looks: list[SurfaceLook],
+    looks: list[SurfaceLook], tables: dict[str, np.ndarray], lighting: Lighting, fx: float, opt: RenderOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_render_layers` for an opaque scene whose static part is cast already (``static``): cast
+    the other primitives in front of the static hits, shade only the pixels they take."""
+    n_pix = len(dirs)
+    n_st = len(static.geometry)
+    sh = static.hits
+    # the static pixels' shading depends only on their looks, the lights and the camera
+    key = (lighting, tuple(prim_looks[:n_st]), float(fx), bool(opt.specular))
+    st = static.shaded(key, lambda: _shade_static(static, looks, tables, geometry, lighting, fx, opt))
+    radiance = st.radiance.copy()
+    depth = st.depth.copy()
+    mask = st.mask.copy()
+    incidence = st.incidence.copy()
+    albedo = st.albedo.copy()
+    gloss = st.gloss.copy()
+    if len(geometry) == n_st:
+        return radiance, depth, mask, incidence, albedo, gloss
+    # moving primitives, only in front of the static hits
+    dh = ray_cast(tail_geometry(geometry, n_st), static.camera.position, dirs, t_max=np.where(sh.hit, sh.t, np.inf))
+    pix = np.flatnonzero(dh.hit)
+    if len(pix) == 0:
+        return radiance, depth, mask, incidence, albedo, gloss
+    prim = dh.primitive[pix] + n_st
+    t = dh.t[pix]
+    hits = RayHits(t=t, primitive=prim, point=dh.point[pix], normal=dh.normal[pix], object_id=geometry.object_id[prim],
+                   kind=geometry.kind[prim], material=geometry.material[prim])
+    z = t * zf[pix]
+    shaded = _shade(hits, np.arange(len(pix)), dirs[pix], z, looks, tables, geometry, lighting, fx, opt)
+    radiance[pix] = 1.0 * (1.0 * shaded.diffuse + shaded.specular)
+    depth[pix] = z
+    mask[pix] = hits.object_id
+    incidence[pix] = shaded.incidence
+    albedo[pix] = shaded.albedo
+    gloss[pix] = shaded.gloss
+    return radiance, depth, mask, incidence, albedo, gloss
+
+
+def render_rgbd(
+    camera: PinholeCamera,
+    geometry: SceneGeometry,
+    appearances: Mapping[LookKey, LookValue] | None = None,
+    lights: Lighting | None = None,
+    rng: np.random.Generator | int | None = None,
+    *,
+    options: RenderOptions | None = None,
+    static: StaticView | None = None,
+) -> RGBD:
+    """Render an RGB-D frame by ray casting.
+
+    Args:
+        camera: the camera (pose in the room frame of ``geometry``).
+        geometry: the scene.
+        appearances: looks keyed by ``(object_id, material)`` or by ``material``; values are
+            :class:`SurfaceLook` or :class:`~mmsight.sim.materials.SampledAppearance`. Missing keys are
+            drawn at random from the material registry (so ``None`` randomises every look).
+        lights: the lighting; None = :func:`sample_lighting` around a point 2 m in front of the camera.
+        rng: generator or seed for everything random (looks, lights, exposure, noise). The same seed
+            gives identical images.
+        options: :class:`RenderOptions` (default: noisy, D435-like depth); ``RenderOptions.ideal()``
+            gives noise-free output with exact depth.
+        static: optional :class:`StaticView` of the first primitives of ``geometry`` (the static scene)
+            from this camera: only the other primitives are cast per call (same output).
+
+    Returns:
+        :class:`RGBD` ``(rgb uint8 [H, W, 3], depth float32 [H, W] m, mask int32 [H, W])``.
+    """
+    g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    opt = options or RenderOptions()
+    h_img, w_img = camera.height, camera.width
+    n_pix = h_img * w_img
+    prim_looks = _resolve_looks(geometry, appearances, g)
+    looks: list[SurfaceLook] = []
+    look_of_prim = np.zeros(len(prim_looks), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for p, lk in enumerate(prim_looks):
+        if id(lk) not in seen:
+            seen[id(lk)] = len(looks)
+            looks.append(lk)
+        look_of_prim[p] = seen[id(lk)]
+    if lights is None:
+        fwd = camera.T_room_from_camera[:3, 2].copy()
+        fwd[2] = 0.0
+        fwd = fwd / max(float(np.linalg.norm(fwd)), 1e-9)
+        lighting = sample_lighting(g, around=camera.position + 2.0 * fwd, ceiling=max(2.6, camera.position[2] + 0.8))
+    else:
+        lighting = lights
+    tables = {
+        "look_of_prim": look_of_prim,
+        "base": np.array([_srgb_to_linear(np.array(lk.appearance.rgb) / 255.0) for lk in looks]).reshape(-1, 3),
+        "second": np.array([_srgb_to_linear(np.array(lk.pattern_rgb) / 255.0) for lk in looks]).reshape(-1, 3),
+        "gloss": np.array([lk.appearance.gloss for lk in looks], dtype=np.float64),
+        "texture": np.array([_TEXTURE_CODES.index(lk.appearance.texture) if lk.appearance.texture in _TEXTURE_CODES
+                             else 0 for lk in looks], dtype=np.int64),
+        "scale": np.array([lk.appearance.pattern_scale_m for lk in looks], dtype=np.float64),
+        "seed": np.array([lk.seed for lk in looks], dtype=np.int64),
+        "patterned": np.array([lk.pattern != "plain" for lk in looks], dtype=bool),
+    }
+    opacity = np.array([lk.appearance.opacity for lk in looks], dtype=np.float64)[look_of_prim]
+    transparent = opacity < 0.5
+
+    origin = camera.position
+    fx = camera.fx
+
+    if (static is not None and not opt.shadows and not np.any(transparent)
+            and static.matches(camera, geometry)):
+        dirs, zf = static.dirs, static.zf
+        radiance, depth, mask, incidence, albedo, gloss = _render_static_view(
+            static, geometry, dirs, zf, prim_looks, looks, tables, lighting, fx, opt)
+    else:
+        dirs, zf = _pixel_rays(camera)
+        radiance, depth, mask, incidence, albedo, gloss = _render_layers(
+            geometry, origin, dirs, zf, looks, tables, opacity, transparent, lighting, fx, opt)
 
     # exposure, white balance and sensor (linear domain)
     img = radiance.reshape(h_img, w_img, 3)

@@ -61,6 +61,7 @@ __all__ = [
     "ray_cast",
     "first_hit_between",
     "segment_occluded",
+    "tail_geometry",
     "sample_surface",
     "room_geometry",
 ]
@@ -188,6 +189,11 @@ class _Family:
         primitive ``k``: the smallest crossing ``> t_min [N]``, inf if none."""
         raise NotImplementedError
 
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        """Like :meth:`intersect_one` for ``N`` (ray, primitive) pairs: ray ``o + t d`` (``o`` ``[3]`` or
+        ``[N, 3]``, ``d [N, 3]``) against primitive ``idx[n]`` (one gather of the parameters per pair)."""
+        raise NotImplementedError
+
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
         """Unit normals ``[N, 3]`` at surface points of primitives ``idx``. Solids: outward. Two-sided
         surfaces: facing against ``dirs`` when given, else the front normal."""
@@ -285,6 +291,21 @@ class Ellipsoids(_Family):
         b = dl @ ol if ol.ndim == 1 else _dot(dl, ol)
         r0, r1 = _quadratic_roots(_dot(dl, dl), b, _dot(ol, ol) - 1.0)
         return _first_above(t_min, r0, r1)
+
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        m = self._unit_maps()[idx]  # [N, 3, 3]
+        ol = np.einsum("ni,nij->nj", o - self.centers[idx], m)
+        dl = np.einsum("ni,nij->nj", d, m)
+        r0, r1 = _quadratic_roots(_dot(dl, dl), _dot(dl, ol), _dot(ol, ol) - 1.0)
+        return _first_above(t_min, r0, r1)
+
+    def _unit_maps(self) -> np.ndarray:
+        """``[S, 3, 3]`` axes with columns divided by the semi-axes (x -> unit-sphere coordinates), cached."""
+        m = self.__dict__.get("_maps")
+        if m is None:
+            m = self.axes / self.semi_axes[:, None, :]
+            self.__dict__["_maps"] = m
+        return m
 
     def local_coords(self, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """``[N, 3]`` coordinates along (u, v, w) relative to the centre, m (``idx``: int or ``[N]``)."""
@@ -436,6 +457,30 @@ class Capsules(_Family):
                     cands.append(np.where((y < 0) if lower else (y > length), root, np.nan))
         return _smallest_root_above(t_min, *cands)
 
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        ax_all, len_all = self._axis()
+        ax, length, r = ax_all[idx], len_all[idx], self.radius[idx]
+        oa = o - self.p0[idx]
+        da = _dot(d, ax)
+        oaa = _dot(oa, ax)
+        dp = d - da[:, None] * ax
+        op = oa - oaa[:, None] * ax
+        c0, c1 = _quadratic_roots(_dot(dp, dp), _dot(dp, op), _dot(op, op) - r * r)
+        cands = []
+        with np.errstate(invalid="ignore"):
+            for root in (c0, c1):
+                y = oaa + root * da
+                cands.append(np.where((y >= 0) & (y <= length), root, np.nan))
+            for end, lower in ((self.p0[idx], True), (self.p1[idx], False)):
+                oe = o - end
+                be = _dot(d, oe)
+                disc = be * be - (_dot(oe, oe) - r * r)
+                sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
+                for root in (-be - sq, -be + sq):
+                    y = oaa + root * da
+                    cands.append(np.where((y < 0) if lower else (y > length), root, np.nan))
+        return _smallest_root_above(t_min, *cands)
+
     def _closest_on_core(self, points: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ax_all, len_all = self._axis()
         y = np.clip(_dot(points - self.p0[idx], ax_all[idx]), 0.0, len_all[idx])
@@ -542,6 +587,26 @@ class Boxes(_Family):
                 inv = 1.0 / dl[j]
                 ta = (-h[j] - olT[j]) * inv
                 tb = (h[j] - olT[j]) * inv
+                lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+                t_near = lo if t_near is None else np.maximum(t_near, lo)
+                t_far = hi if t_far is None else np.minimum(t_far, hi)
+        assert t_near is not None and t_far is not None
+        miss = ~(t_near <= t_far)
+        t_near[miss] = np.nan
+        t_far[miss] = np.nan
+        return _first_above(t_min, t_near, t_far)
+
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        a = self.axes[idx]
+        ol = np.einsum("ni,nij->jn", o - self.centers[idx], a)  # [3, N]
+        dl = np.einsum("ni,nij->jn", d, a)
+        h = self.half_extents[idx].T
+        t_near = t_far = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for j in range(3):
+                inv = 1.0 / dl[j]
+                ta = (-h[j] - ol[j]) * inv
+                tb = (h[j] - ol[j]) * inv
                 lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
                 t_near = lo if t_near is None else np.maximum(t_near, lo)
                 t_far = hi if t_far is None else np.minimum(t_far, hi)
@@ -658,6 +723,17 @@ class Quads(_Family):
             inside = (np.abs(a) <= 1.0) & (np.abs(b) <= 1.0)
         return _first_above(t_min, np.where(inside, t, np.nan), None)
 
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        n = self.front_normals[idx]
+        c, u, v = self.centers[idx], self.u[idx], self.v[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = _dot(c - o, n) / _dot(d, n)
+            rel = t[:, None] * d + (o - c)
+            a = _dot(rel, u) / _dot(u, u)
+            b = _dot(rel, v) / _dot(v, v)
+            inside = (np.abs(a) <= 1.0) & (np.abs(b) <= 1.0)
+        return _first_above(t_min, np.where(inside, t, np.nan), None)
+
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
         n = np.broadcast_to(self.front_normals[idx], points.shape)
         if dirs is not None:
@@ -723,6 +799,12 @@ class Planes(_Family):
         n = self.normals[k]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = ((self.points[k] - o) @ n if o.ndim == 1 else _dot(self.points[k] - o, n)) / (d @ n)
+        return _first_above(t_min, t, None)
+
+    def intersect_pairs(self, o: np.ndarray, d: np.ndarray, idx: np.ndarray, t_min: np.ndarray) -> np.ndarray:
+        n = self.normals[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = _dot(self.points[idx] - o, n) / _dot(d, n)
         return _first_above(t_min, t, None)
 
     def normals_at(self, points: np.ndarray, idx: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
@@ -869,6 +951,31 @@ class SceneGeometry:
             start = stop
         return out
 
+    def tail(self, start: int) -> "SceneGeometry":
+        """A new scene with the primitives ``start, start + 1, ...`` (tags preserved, indices from 0)."""
+        start = int(start)
+        if start <= 0:
+            return self
+        out = SceneGeometry()
+        n = len(self)
+        while start < n:
+            ti = self.primitive_type[start]
+            stop = start
+            while stop < n and self.primitive_type[stop] == ti:
+                stop += 1
+            fam = self.families[ti]
+            assert fam is not None
+            sel = np.arange(start, stop)
+            out = out.add(
+                fam.take(self.local_index[sel]),  # type: ignore[arg-type]
+                material=[self.materials[i] for i in self.material[sel]],
+                kind=[self.kinds[i] for i in self.kind[sel]],
+                object_id=self.object_id[sel],
+                names=[self.names[i] for i in sel],
+            )
+            start = stop
+        return out
+
     def add_body(
         self,
         segments: "SegmentSet",
@@ -938,17 +1045,17 @@ class SceneGeometry:
         valid = np.flatnonzero(primitive >= 0)
         if len(valid) == 0:
             return out
-        order = valid[np.argsort(primitive[valid], kind="stable")]
-        uniq, starts = np.unique(primitive[order], return_index=True)
-        ends = np.append(starts[1:], len(order))
-        for p, a, b in zip(uniq, starts, ends):
-            sel = order[a:b]
-            fam = self.families[self.primitive_type[p]]
-            k = int(self.local_index[p])
+        # one call per primitive family, with the per-point primitive parameters gathered
+        ptype = self.primitive_type[primitive[valid]]
+        types = np.unique(ptype)
+        for ti in types:
+            sel = valid[ptype == ti] if len(types) > 1 else valid
+            fam = self.families[ti]
+            k = self.local_index[primitive[sel]]
             if fn == "normals_at":
                 out[sel] = fam.normals_at(points[sel], k, None if dirs is None else dirs[sel])  # type: ignore[union-attr]
             else:
-                out[sel] = getattr(fam, fn)(points[sel], k)
+                out[sel] = getattr(fam, fn)(points[sel], k)  # type: ignore[union-attr]
         return out
 
     def normals_at(self, points: np.ndarray, primitive: np.ndarray, dirs: np.ndarray | None = None) -> np.ndarray:
@@ -1048,10 +1155,13 @@ def _candidates(
     """``[P, R]`` bool: may ray r cross the bounding sphere of primitive p within (t_min, t_max)?"""
     finite = np.isfinite(br)
     r = np.where(finite, br * (1.0 + 1e-6) + 1e-6, 0.0)
-    uniform = bool(np.all(t_min == t_min[0]) and np.all(t_max == t_max[0]))
-    if shared_origin and uniform and t_min[0] < 1e-3 and not np.isfinite(t_max[0]):
+    uniform_min = bool(np.all(t_min == t_min[0]))
+    uniform = uniform_min and bool(np.all(t_max == t_max[0]))
+    if shared_origin and uniform_min and t_min[0] < 1e-3 and (not uniform or not np.isfinite(t_max[0])):
         # Fast path (camera): ray r may hit sphere p iff d_r lies in the cone from the origin around the
         # sphere: d . c_hat >= cos(alpha), sin(alpha) = r / |c - o|. One product and one comparison.
+        # Per-ray far limits (a camera's moving primitives in front of the static scene) are not
+        # culled here: the caller's nearest-hit search starts at t_max anyway.
         rel = bc - o[0]
         dist = np.sqrt(_dot(rel, rel))
         inside = dist <= r + t_min[0]
@@ -1083,6 +1193,40 @@ def _candidates(
     if not np.all(finite):
         cand[~finite, :] = True
     return cand
+
+
+_PAIR_LIMIT = 256  # primitives with fewer candidate rays than this go through the gathered pair kernels
+
+
+def _nearest_pairs(
+    fams: tuple[_Family | None, ...], ptype: np.ndarray, local: np.ndarray, cand: np.ndarray, prims: np.ndarray,
+    o: np.ndarray, shared: bool, d: np.ndarray, tmin: np.ndarray, tb: np.ndarray, pb: np.ndarray,
+) -> None:
+    """Update the nearest hits ``tb``/``pb`` (in place) with every candidate pair of ``prims`` (global
+    indices, increasing). Equal distances go to the lower primitive index, as in a sequential scan."""
+    pp, rr = np.nonzero(cand[prims])
+    pp = prims[pp]
+    t = np.empty(len(pp))
+    pt = ptype[pp]
+    types = np.unique(pt)
+    for ti in types:
+        fam = fams[ti]
+        assert fam is not None
+        sel = np.flatnonzero(pt == ti) if len(types) > 1 else slice(None)
+        r_q = rr[sel]
+        t[sel] = fam.intersect_pairs(o if shared else o[r_q], d[r_q], local[pp[sel]], tmin[r_q])
+    keep = np.flatnonzero(t <= tb[rr])
+    if len(keep) == 0:
+        return
+    t, pp, rr = t[keep], pp[keep], rr[keep]
+    order = np.lexsort((pp, t, rr))  # by ray, then distance, then primitive
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = rr[order[1:]] != rr[order[:-1]]
+    win = order[first]
+    r_w, t_w, p_w = rr[win], t[win], pp[win]
+    better = (t_w < tb[r_w]) | ((t_w == tb[r_w]) & (p_w < pb[r_w]))
+    tb[r_w[better]] = t_w[better]
+    pb[r_w[better]] = p_w[better]
 
 
 def ray_cast(
@@ -1152,13 +1296,12 @@ def _ray_cast(
                 ig = ign_all[s:e]
                 rows = np.flatnonzero(ig >= 0)
                 cand[ig[rows], rows] = False
-            tb = np.minimum(np.full(e - s, _INF), tmax)
-            pb = np.full(e - s, -1, dtype=np.int64)
             n_c = e - s
             counts = np.count_nonzero(cand, axis=1)
-            for p in range(n_prim):
-                if counts[p] == 0:
-                    continue
+            tb = np.minimum(np.full(n_c, _INF), tmax)
+            pb = np.full(n_c, -1, dtype=np.int64)
+            # Primitives with many candidate rays: their own kernel with their parameters as constants.
+            for p in np.flatnonzero(counts >= _PAIR_LIMIT):
                 fam = fams[ptype[p]]
                 assert fam is not None
                 if counts[p] == n_c:  # every ray is a candidate (room walls seen from inside): no gathers
@@ -1174,6 +1317,11 @@ def _ray_cast(
                     rows = rows[better]
                     tb[rows] = t[better]
                     pb[rows] = p
+            # The rest (few candidate rays each: bodies, small occluders): all their (primitive, ray)
+            # pairs in one gathered kernel call per family, instead of one call per primitive.
+            small = np.flatnonzero((counts > 0) & (counts < _PAIR_LIMIT))
+            if len(small):
+                _nearest_pairs(fams, ptype, local, cand, small, o_in if shared else oc, shared, dc, tmin, tb, pb)
             hit = pb >= 0
             t_best[s:e] = np.where(hit, tb, _INF)
             p_best[s:e] = pb
@@ -1193,6 +1341,11 @@ def _ray_cast(
         kind=np.where(hit, geometry.kind[pb] if n_prim else -1, -1),
         material=np.where(hit, geometry.material[pb] if n_prim else -1, -1),
     )
+
+
+def tail_geometry(geometry: SceneGeometry, start: int) -> SceneGeometry:
+    """The primitives of ``geometry`` from global index ``start`` on (see :meth:`SceneGeometry.tail`)."""
+    return geometry.tail(start)
 
 
 def first_hit_between(

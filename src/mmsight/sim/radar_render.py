@@ -73,6 +73,7 @@ from mmsight.sim.scattering import (
     occluded,
     person_geometry,
     person_scatterers_room,
+    person_scatterers_views,
     radar_mount,
     slab_reflection,
     slab_transmission,
@@ -195,11 +196,22 @@ class Surface:
     # -- geometry -------------------------------------------------------------------------
     @property
     def n(self) -> np.ndarray:
-        return _unit(self.normal, "normal")
+        """[3] unit normal (computed once per surface; read-only)."""
+        n = self.__dict__.get("_n")
+        if n is None:
+            n = _unit(self.normal, "normal")
+            n.setflags(write=False)
+            self.__dict__["_n"] = n
+        return n
 
     @property
     def q(self) -> np.ndarray:
-        return np.asarray(self.point, dtype=np.float64)
+        q = self.__dict__.get("_q")
+        if q is None:
+            q = np.asarray(self.point, dtype=np.float64)
+            q.setflags(write=False)
+            self.__dict__["_q"] = q
+        return q
 
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """[...] m, positive on the side ``normal`` points to."""
@@ -210,10 +222,13 @@ class Surface:
         p = np.asarray(points, dtype=np.float64)
         if self.u_axis is None:
             return np.ones(p.shape[:-1], dtype=bool)
-        n = self.n
-        u = np.asarray(self.u_axis, dtype=np.float64)
-        u = _unit(u - (u @ n) * n, "u_axis")
-        v = np.cross(n, u)
+        uv = self.__dict__.get("_uv")
+        if uv is None:
+            n = self.n
+            u = np.asarray(self.u_axis, dtype=np.float64)
+            u = _unit(u - (u @ n) * n, "u_axis")
+            uv = self.__dict__["_uv"] = (u, np.cross(n, u))
+        u, v = uv
         rel = p - self.q
         assert self.half_size is not None
         hu, hv = self.half_size
@@ -234,13 +249,21 @@ class Surface:
         if self.reflection_db is not None:
             return np.full(np.shape(angles), 10.0 ** (self.reflection_db / 10.0))
         assert self.material is not None
-        return slab_reflection(_inst(self.material), freq_hz, angles, bandwidth_hz)
+        return slab_reflection(self._instance(), freq_hz, angles, bandwidth_hz)
+
+    def _instance(self) -> MaterialInstance:
+        """The material instance (a name or material resolved once per surface)."""
+        inst = self.__dict__.get("_inst")
+        if inst is None:
+            assert self.material is not None
+            inst = self.__dict__["_inst"] = _inst(self.material)
+        return inst
 
     def transmission(self, freq_hz: float, angles: np.ndarray | float, bandwidth_hz: float = 0.0) -> np.ndarray:
         """One-way power transmission (linear) at incidence ``angles`` (rad); 0 without a material."""
         if self.material is None:
             return np.zeros(np.shape(angles))
-        return slab_transmission(_inst(self.material), freq_hz, angles, bandwidth_hz)
+        return slab_transmission(self._instance(), freq_hz, angles, bandwidth_hz)
 
     def leg_transmission(self, a: np.ndarray, b: np.ndarray, freq_hz: float, bandwidth_hz: float = 0.0) -> np.ndarray:
         """[N] one-way power factor of the straight legs ``a -> b`` ([N, 3] or [3] each): the slab
@@ -510,8 +533,37 @@ class RadarScene:
 # ----------------------------------------------------------------------------------------------
 
 
+class _IdentityMemo:
+    """A small cache keyed by object identity (the objects are kept alive and compared with ``is``), for
+    per-sequence constants of frozen scene parts that hold arrays (not hashable)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.items: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
+
+    def get(self, objs: tuple[object, ...], extra: tuple[object, ...], make: object) -> object:
+        key = tuple(id(o) for o in objs) + extra
+        hit = self.items.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], objs)):
+            return hit[1]
+        if len(self.items) >= self.size:
+            self.items.clear()
+        value = make()  # type: ignore[operator]
+        self.items[key] = (objs, value)
+        return value
+
+
+_CLUTTER_GEO = _IdentityMemo(16)
+_CLUTTER_SCATTER = _IdentityMemo(256)
+
+
 def _clutter_geometry(scene: RadarScene) -> tuple[SceneGeometry, np.ndarray]:
-    """SceneGeometry of the clutter boxes (object_id 100 + k) and [K] global box index per reflector (-1)."""
+    """SceneGeometry of the clutter boxes (object_id 100 + k) and [K] global box index per reflector (-1)
+    (built once per clutter tuple: the reflectors are static)."""
+    return _CLUTTER_GEO.get((scene.clutter,), (), lambda: _build_clutter_geometry(scene))  # type: ignore[return-value]
+
+
+def _build_clutter_geometry(scene: RadarScene) -> tuple[SceneGeometry, np.ndarray]:
     from mmsight.sim.geometry import Boxes, SceneGeometry
 
     geo = SceneGeometry()
@@ -530,8 +582,10 @@ def _group_ghost_sources(s: Scatterers) -> Scatterers:
     """One scatterer per (person, kind, segment, source): RCS-weighted centroid and motion, summed RCS."""
     if len(s) == 0:
         return s
-    key = np.stack([s.person, s.kind, s.segment, s.source], axis=1).astype(np.int64)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
+    # one int64 key per (person, kind, segment, source), ordered as the rows' lexicographic order
+    key = (((s.person.astype(np.int64) + 1) * 8 + s.kind) * 64 + (s.segment.astype(np.int64) + 1)) * 65537 \
+        + (s.source.astype(np.int64) + 1)
+    _, inv = np.unique(key, return_inverse=True)
     inv = inv.reshape(-1)
     g = int(inv.max()) + 1
     w = np.bincount(inv, weights=s.rcs, minlength=g)
@@ -722,13 +776,85 @@ def _sources(
                 s = s.select(s.kind != KIND_BODY)
             parts.append(s)
     if "clutter" in kinds and scene.clutter:
-        for k, c in enumerate(scene.clutter):
-            pos, rcs = c.scatterers(view, cache.freq)
-            if len(cache.all_geo):
-                blocked = occluded(cache.all_geo, pos, view, ignore=np.full(len(pos), cache.clutter_box[k]))
-                pos, rcs = pos[~blocked], rcs[~blocked]
-            parts.append(Scatterers.make(pos, rcs, kind=KIND_CLUTTER, source=k))
+        # the reflectors' scatterers from a viewpoint are static (computed once per reflector and
+        # viewpoint); what the people block changes: one occlusion query for all reflectors
+        vkey = tuple(float(x) for x in view) + (float(cache.freq),)
+        per = [_CLUTTER_SCATTER.get((c,), vkey, lambda c=c: c.scatterers(view, cache.freq)) for c in scene.clutter]
+        pos_all = np.concatenate([p for p, _ in per])  # type: ignore[misc]
+        blocked = np.zeros(len(pos_all), dtype=bool)
+        if len(cache.all_geo) and len(pos_all):
+            ign = np.concatenate([np.full(len(p), cache.clutter_box[k]) for k, (p, _) in enumerate(per)])  # type: ignore[misc]
+            blocked = occluded(cache.all_geo, pos_all, view, ignore=ign)
+        off = 0
+        for k, (pos, rcs) in enumerate(per):  # type: ignore[misc]
+            ok = ~blocked[off: off + len(pos)]
+            off += len(pos)
+            parts.append(Scatterers.make(pos[ok], rcs[ok], kind=KIND_CLUTTER, source=k))
     return Scatterers.concatenate(parts)
+
+
+def _ghosts(scene: RadarScene, frame: int, radar: np.ndarray, cache: _FrameCache) -> list[Scatterers]:
+    """First-order multipath ghosts of a frame (room frame), in the order mirror, path, person, clutter.
+
+    Every (mirror, path, target group) looks at the target from its own viewpoint
+    (:func:`ghost_viewpoint`); the viewpoints of one person are computed together
+    (:func:`mmsight.sim.scattering.person_scatterers_views`: one facet computation and one occlusion
+    query for all of them), with fluctuation multipliers drawn in the same order as one view at a time."""
+    mirrors = list(scene.surfaces)
+    if scene.wall is not None and scene.wall_multipath:
+        mirrors.append(scene.wall)
+    kinds = tuple(scene.ghost_sources)
+    ghost_facets = scene.ghost_facets if scene.ghost_detail == "segment" else scene.facets
+    person_kinds = tuple(k for k in kinds if k in ("body", "object"))
+    jobs: list[tuple[Surface, str, tuple[str, ...], int | None, np.ndarray]] = []  # surf, path, kinds, person, view
+    for surf in mirrors:
+        s_radar = float(surf.signed_distance(radar))
+        for path in scene.multipath_paths:
+            # people: one viewpoint per person (their thorax); clutter: one per reflector group
+            groups: list[tuple[np.ndarray, tuple[str, ...], int | None]] = []
+            if person_kinds:
+                for i, p in enumerate(scene.people):
+                    groups.append((p.body.segments.centers[frame, _THORAX], person_kinds, i))
+            if "clutter" in kinds and scene.clutter:
+                groups.append((np.mean([c.pose[:3, 3] for c in scene.clutter], axis=0), ("clutter",), None))
+            for centre, knd, who in groups:
+                if float(surf.signed_distance(centre)) * s_radar <= 0:
+                    continue  # target on the far side of the mirror
+                jobs.append((surf, path, knd, who, ghost_viewpoint(surf, radar, centre, path)))
+    if not jobs:
+        return []
+    # fluctuation multipliers in job order (as if the views were rendered one at a time)
+    draws: dict[int, list[np.ndarray]] = {}
+    for _, _, _, who, _ in jobs:
+        if who is None:
+            continue
+        p = scene.people[who]
+        fl = p.fluctuation if p.fluctuation is not None else scene.fluctuation
+        if fl is not None:
+            draws.setdefault(who, []).append(fl.draw(len(p.body.segments.names) if fl.per == "segment" else 1, cache.gen))
+    per_person: dict[int, list[Scatterers]] = {}
+    for i, p in enumerate(scene.people):
+        views = [j[4] for j in jobs if j[3] == i]
+        if not views:
+            continue
+        res = person_scatterers_views(
+            p.body, frame, np.array(views), cache.clothing[i], cache.freq, cache.gen,
+            objects=p.objects if "object" in person_kinds else (),
+            object_poses=cache.object_poses[i] if "object" in person_kinds else (),
+            skin=p.skin, facets=ghost_facets, fluctuation=p.fluctuation if p.fluctuation is not None else scene.fluctuation,
+            garment_reflection=scene.garment_reflection, geometry=cache.person_geo[i], frame_period=p.frame_period,
+            bandwidth_hz=cache.bw, person=i, fluctuation_draws=draws.get(i),
+        )
+        if "body" not in person_kinds:
+            res = [r.select(r.kind != KIND_BODY) for r in res]
+        per_person[i] = res[::-1]  # popped in job order
+    out = []
+    for surf, path, knd, who, view in jobs:
+        src = _sources(scene, frame, view, knd, cache, ghost_facets, people=[]) if who is None else per_person[who].pop()
+        if scene.ghost_detail == "segment":
+            src = _group_ghost_sources(src)
+        out.append(multipath_ghosts(src, radar, surf, cache.freq, path=path, wall=scene.wall, bandwidth_hz=cache.bw))
+    return out
 
 
 def scene_scatterers(
@@ -769,30 +895,7 @@ def scene_scatterers(
             out.append(Scatterers.make(foot[None], np.array([float(w.reflection(freq, 0.0, bw)) * math.pi * d * d]),
                                        kind=KIND_WALL))
     if scene.multipath:
-        mirrors = list(scene.surfaces)
-        if scene.wall is not None and scene.wall_multipath:
-            mirrors.append(scene.wall)
-        kinds = tuple(scene.ghost_sources)
-        ghost_facets = scene.ghost_facets if scene.ghost_detail == "segment" else scene.facets
-        for surf in mirrors:
-            for path in scene.multipath_paths:
-                # people: one viewpoint per person (their thorax); clutter: one per reflector group
-                groups: list[tuple[np.ndarray, tuple[str, ...], list[int] | None]] = []
-                for i, p in enumerate(scene.people):
-                    if "body" in kinds or "object" in kinds:
-                        centre = p.body.segments.centers[frame, _THORAX]
-                        groups.append((centre, tuple(k for k in kinds if k in ("body", "object")), [i]))
-                if "clutter" in kinds and scene.clutter:
-                    centre = np.mean([c.pose[:3, 3] for c in scene.clutter], axis=0)
-                    groups.append((centre, ("clutter",), []))
-                for centre, knd, who in groups:
-                    if float(surf.signed_distance(centre)) * float(surf.signed_distance(radar)) <= 0:
-                        continue  # target on the far side of the mirror
-                    view = ghost_viewpoint(surf, radar, centre, path)
-                    src = _sources(scene, frame, view, knd, cache, ghost_facets, people=who)
-                    if scene.ghost_detail == "segment":
-                        src = _group_ghost_sources(src)
-                    out.append(multipath_ghosts(src, radar, surf, freq, path=path, wall=scene.wall, bandwidth_hz=bw))
+        out.extend(_ghosts(scene, frame, radar, cache))
     allsc = Scatterers.concatenate(out).transformed(T_radar_from_room)
     rng_ = allsc.ranges
     keep = (allsc.positions[:, 1] > 1e-3) & (rng_ > 0.05) & (rng_ < 0.98 * float(config.max_range))
@@ -834,12 +937,12 @@ def render_scatterers(
 
 def _single_thread_blas() -> contextlib.AbstractContextManager:
     """Limit BLAS to one thread: the forward model's many small (batched) complex products are up to
-    15x slower with threaded BLAS on a busy machine (measured for the per-chirp path)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    15x slower with threaded BLAS on a busy machine (measured for the per-chirp path). Uses the
+    process's cached ``ThreadpoolController`` (building a new ``threadpool_limits`` scans the loaded
+    libraries: ~2-6 ms per frame)."""
+    from mmsight.utils.threads import blas_limit
+
+    return blas_limit(1)
 
 
 def render_radar_frames(

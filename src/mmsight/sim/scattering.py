@@ -113,6 +113,7 @@ __all__ = [
     "occluded",
     "person_geometry",
     "person_scatterers_room",
+    "person_scatterers_views",
     "radar_mount",
     "skin_reflectivity",
     "slab_reflection",
@@ -424,10 +425,14 @@ def ellipsoid_facets(
     Returns:
         :class:`Facets`; ``rcs.sum(axis=1)`` is the lobe-smoothed ellipsoid RCS of each segment.
     """
-    c = np.asarray(centers, dtype=np.float64)
-    ax = np.asarray(axes, dtype=np.float64)
-    s = np.asarray(semi_axes, dtype=np.float64)
     r = np.asarray(radar_position, dtype=np.float64).reshape(3)
+    return _ellipsoid_facets(np.asarray(centers, dtype=np.float64), np.asarray(axes, dtype=np.float64),
+                             np.asarray(semi_axes, dtype=np.float64), r[None], model)
+
+
+def _ellipsoid_facets(c: np.ndarray, ax: np.ndarray, s: np.ndarray, r: np.ndarray, model: FacetModel) -> Facets:
+    """:func:`ellipsoid_facets` with one radar position per ellipsoid (``r`` ``[S, 3]`` or ``[1, 3]``), so
+    several viewpoints of the same ellipsoids are one call (rows repeated per viewpoint)."""
     to_radar = r - c
     d = to_radar / np.linalg.norm(to_radar, axis=-1, keepdims=True)  # [S, 3]
     # reference direction in the plane normal to d: the segment's long axis, else its u axis
@@ -445,7 +450,7 @@ def ellipsoid_facets(
     pts = c[:, None, :] + np.einsum("sij,smj->smi", ax, x_l)
     inv_k = np.prod(s, axis=-1)[:, None] ** 2 / h**4
     rcs = np.pi * w[None, :] * inv_k
-    dj = r - pts
+    dj = r[:, None, :] - pts
     dj /= np.linalg.norm(dj, axis=-1, keepdims=True)
     cos_inc = np.sum(n * dj, axis=-1)
     rcs = np.where(cos_inc > 0, rcs, 0.0)
@@ -475,19 +480,36 @@ def _slab_tables(inst: MaterialInstance, freq_hz: float, bandwidth_hz: float) ->
     return t, r
 
 
+_TABLES_BY_ID: dict[tuple[int, float, float], tuple[MaterialInstance, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _tables(inst: MaterialInstance, freq_hz: float, bandwidth_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_slab_tables` looked up by the instance's identity first (hashing a material instance,
+    a nested frozen dataclass, on every call costs more than the interpolation)."""
+    key = (id(inst), float(freq_hz), float(bandwidth_hz))
+    hit = _TABLES_BY_ID.get(key)
+    if hit is not None and hit[0] is inst:
+        return hit[1]
+    tables = _slab_tables(inst, float(freq_hz), float(bandwidth_hz))
+    if len(_TABLES_BY_ID) > 1024:
+        _TABLES_BY_ID.clear()
+    _TABLES_BY_ID[key] = (inst, tables)
+    return tables
+
+
 def slab_transmission(inst: str | Material | MaterialInstance, freq_hz: float, angles: np.ndarray | float,
                       bandwidth_hz: float = 0.0) -> np.ndarray:
     """One-way power transmission (linear, 0..1) of a slab at incidence ``angles`` (rad from the
     normal, any shape; interpolated on a 5-degree table over 0-85 degrees, clipped at 85 degrees), averaged over
     ``bandwidth_hz``."""
-    table, _ = _slab_tables(_instance(inst), float(freq_hz), float(bandwidth_hz))
+    table, _ = _tables(_instance(inst), freq_hz, bandwidth_hz)
     return np.interp(np.clip(np.abs(angles), 0.0, _ANGLE_GRID[-1]), _ANGLE_GRID, table)
 
 
 def slab_reflection(inst: str | Material | MaterialInstance, freq_hz: float, angles: np.ndarray | float,
                     bandwidth_hz: float = 0.0) -> np.ndarray:
     """Specular power reflection (linear, 0..1) of a slab or half-space at incidence ``angles`` (rad)."""
-    _, table = _slab_tables(_instance(inst), float(freq_hz), float(bandwidth_hz))
+    _, table = _tables(_instance(inst), freq_hz, bandwidth_hz)
     return np.interp(np.clip(np.abs(angles), 0.0, _ANGLE_GRID[-1]), _ANGLE_GRID, table)
 
 
@@ -496,8 +518,16 @@ def skin_reflectivity(freq_hz: float, skin: str | Material | MaterialInstance | 
                       bandwidth_hz: float = 0.0) -> float:
     """Power reflectivity ``|Gamma|^2`` of skin at normal incidence (0.38 at 60 GHz for the nominal
     instance; a sampled instance spans the measured 0.34-0.41)."""
-    inst = _instance("skin" if skin is None else skin)
-    return float(_slab_tables(inst, float(freq_hz), float(bandwidth_hz))[1][0])
+    if skin is None or isinstance(skin, str):
+        key = ("skin" if skin is None else skin, float(freq_hz), float(bandwidth_hz))
+        val = _SKIN_BY_NAME.get(key)
+        if val is None:
+            val = _SKIN_BY_NAME[key] = float(_slab_tables(_instance(key[0]), key[1], key[2])[1][0])
+        return val
+    return float(_tables(_instance(skin), freq_hz, bandwidth_hz)[1][0])
+
+
+_SKIN_BY_NAME: dict[tuple[str, float, float], float] = {}
 
 
 @dataclass(frozen=True)
@@ -694,7 +724,7 @@ def occluded(
 
     Args:
         geometry: occluders (same frame as the points).
-        points: [N, 3] m. radar_position: [3] m.
+        points: [N, 3] m. radar_position: [3] m, or [N, 3] (one end point per path).
         ignore: optional [N] global primitive index each path ignores (a facet's own segment; -1: none).
         pass_containing: [N] bool (or scalar): primitives that contain the point do not block (the
             path continues from where it leaves them). A point inside another segment's ellipsoid is
@@ -711,11 +741,14 @@ def occluded(
         return blocked
     ign = np.full(n, -1, np.int64) if ignore is None else np.asarray(ignore, dtype=np.int64).reshape(n)
     passing = np.broadcast_to(np.asarray(pass_containing, dtype=bool), (n,))
-    radar = np.asarray(radar_position, dtype=np.float64).reshape(3)
+    radar = np.asarray(radar_position, dtype=np.float64)
+    per_point = radar.ndim == 2
+    radar = radar.reshape(n, 3) if per_point else radar.reshape(3)
     origin = pts.copy()
     active = np.arange(n)
     for _ in range(max(1, max_passes)):
-        hits = first_hit_between(geometry, origin[active], radar, ignore_primitive=ign[active])
+        hits = first_hit_between(geometry, origin[active], radar[active] if per_point else radar,
+                                 ignore_primitive=ign[active])
         h = hits.hit
         through = np.zeros(active.size, dtype=bool)
         sel = np.flatnonzero(h & passing[active])
@@ -870,90 +903,181 @@ def person_scatterers_room(
             0..S-1, then one box per carried object), then anything else.
         (other arguments as :func:`body_scatterers`.)
     """
+    return person_scatterers_views(
+        posed_body, frame, np.asarray(view, dtype=np.float64).reshape(1, 3), clothing, freq, gen, objects=objects,
+        object_poses=object_poses, skin=skin, facets=facets, fluctuation=fluctuation,
+        garment_reflection=garment_reflection, geometry=geometry, frame_period=frame_period,
+        bandwidth_hz=bandwidth_hz, person=person, min_rcs=min_rcs,
+    )[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _layer_groups(clothing: Clothing, names: tuple[str, ...]) -> tuple[tuple[tuple[MaterialInstance, ...], np.ndarray], ...]:
+    """Segments grouped by their garment layers: ``((layers, segment indices [k]), ...)`` (bare skin left out)."""
+    groups: dict[tuple[MaterialInstance, ...], list[int]] = {}
+    for s_idx, name in enumerate(names):
+        layers = clothing.layers(name)
+        if layers:
+            groups.setdefault(layers, []).append(s_idx)
+    return tuple((k, np.array(v, dtype=np.int64)) for k, v in groups.items())
+
+
+def person_scatterers_views(
+    posed_body: PosedBody,
+    frame: int,
+    views: np.ndarray,
+    clothing: Clothing,
+    freq: float,
+    gen: np.random.Generator,
+    *,
+    objects: Sequence[CarriedObject],
+    object_poses: Sequence[np.ndarray],
+    skin: str | Material | MaterialInstance | None,
+    facets: FacetModel,
+    fluctuation: Fluctuation | None,
+    garment_reflection: bool,
+    geometry: SceneGeometry,
+    frame_period: float | None,
+    bandwidth_hz: float,
+    person: int,
+    min_rcs: float = 0.0,
+    fluctuation_draws: Sequence[np.ndarray] | None = None,
+) -> list[Scatterers]:
+    """:func:`person_scatterers_room` for several viewpoints ``views`` ``[V, 3]`` (room frame) at once: one
+    facet computation and one occlusion query for all of them (the multipath image radars of a frame).
+    Element ``v`` of the result equals ``person_scatterers_room(..., views[v], ...)``; the fluctuation
+    multipliers are drawn per view in view order, or taken from ``fluctuation_draws`` (one array per view).
+    """
     from mmsight.sim.objects import object_scatterers
 
-    radar = np.asarray(view, dtype=np.float64).reshape(3)
+    radars = np.asarray(views, dtype=np.float64).reshape(-1, 3)
+    V = radars.shape[0]
     lo, hi, span = _frame_time(posed_body, frame, frame_period)
     seg = posed_body.segments
-    ell = body_ellipsoids(posed_body, frame)
+    c, ax, sa = body_ellipsoids(posed_body, frame)
     S = len(seg.names)
 
-    # ---- body facets
-    fac = ellipsoid_facets(*ell, radar, facets)
+    # ---- body facets, all views: rows v * S + s
+    if V == 1:
+        fac = _ellipsoid_facets(np.asarray(c, dtype=np.float64), np.asarray(ax, dtype=np.float64),
+                                np.asarray(sa, dtype=np.float64), radars, facets)
+    else:
+        fac = _ellipsoid_facets(np.tile(c, (V, 1)), np.tile(ax, (V, 1, 1)), np.tile(sa, (V, 1)),
+                                np.repeat(radars, S, axis=0), facets)
     M = fac.rcs.shape[1]
-    refl = np.full((S, M), skin_reflectivity(freq, skin, bandwidth_hz))
-    inc = np.arccos(np.clip(fac.cos_incidence, -1.0, 1.0))
-    for s_idx, name in enumerate(seg.names):
-        layers = clothing.layers(name)
-        if not layers:
-            continue
-        t2 = np.ones(M)
+    refl = np.full((V, S, M), skin_reflectivity(freq, skin, bandwidth_hz))
+    inc = np.arccos(np.clip(fac.cos_incidence, -1.0, 1.0)).reshape(V, S, M)
+    for layers, segs in _layer_groups(clothing, tuple(seg.names)):
+        t2 = np.ones((V, len(segs), M))
         for inst in layers:
-            t2 = t2 * slab_transmission(inst, freq, inc[s_idx], bandwidth_hz) ** 2
-        refl[s_idx] *= t2
+            t2 = t2 * slab_transmission(inst, freq, inc[:, segs], bandwidth_hz) ** 2
+        r_g = refl[:, segs] * t2
         if garment_reflection:
-            refl[s_idx] += _slab_tables(layers[-1], float(freq), float(bandwidth_hz))[1][0]
-    rcs = fac.rcs * refl
+            r_g += _tables(layers[-1], freq, bandwidth_hz)[1][0]
+        refl[:, segs] = r_g
+    rcs = fac.rcs.reshape(V, S, M) * refl
     if fluctuation is not None:
         k = S if fluctuation.per == "segment" else 1
-        rcs = rcs * fluctuation.draw(k, gen)[:, None]
+        for v in range(V):
+            draw = fluctuation.draw(k, gen) if fluctuation_draws is None else np.asarray(fluctuation_draws[v])
+            rcs[v] = rcs[v] * draw[:, None]
     seg_idx = np.broadcast_to(np.arange(S)[:, None], (S, M)).reshape(-1)
-    pts = fac.points.reshape(-1, 3)
-    rcs = rcs.reshape(-1)
-    idx = np.flatnonzero((rcs > max(min_rcs, 0.0)) & (fac.cos_incidence.reshape(-1) > 0))
+    pts = fac.points.reshape(V, S * M, 3)
+    rcs = rcs.reshape(V, S * M)
+    ok = (rcs > max(min_rcs, 0.0)) & (fac.cos_incidence.reshape(V, S * M) > 0)
+    idx_v = [np.flatnonzero(ok[v]) for v in range(V)]
 
-    # ---- carried objects (PO primitives, garment loss)
-    o_pos, o_rcs, o_traj, o_src, o_box, o_pass = [], [], [], [], [], []
+    # ---- carried objects (PO primitives, garment loss): every view in one call per object (the views
+    # enter as poses relative to each viewpoint, so the primitives' patterns are evaluated once)
+    objs: list[tuple[list, list, list, list, list, list]] = [([], [], [], [], [], []) for _ in range(V)]
     for o_idx, (carried, poses) in enumerate(zip(objects, object_poses)):
         obj = carried.object
         traj = np.einsum("tij,kj->tki", poses[:, :3, :3], obj.local_positions()) + poses[:, None, :3, 3]  # [3, K, 3]
-        pos, orcs = object_scatterers(obj, poses[1], radar, freq, clothing=None)  # [K, 3], [K]
-        d = radar - pos
-        d /= np.linalg.norm(d, axis=1, keepdims=True)
-        cos_face = d @ poses[1, :3, 2]
+        if V == 1:
+            pos_v, orcs_v = object_scatterers(obj, poses[1], radars[0], freq, clothing=None)  # [K, 3], [K]
+            pos_v, orcs_v = pos_v[None], orcs_v[None]
+        else:
+            rel = np.repeat(poses[1][None], V, axis=0)
+            rel[:, :3, 3] -= radars
+            pos_v, orcs_v = object_scatterers(obj, rel, np.zeros(3), freq, clothing=None)  # [V, K, 3], [V, K]
+            pos_v = pos_v + radars[:, None, :]
         layers = carried.covering(clothing)
-        if layers:
-            # objects.concealed_two_way_loss_db's model (incidence on the garment parallel to the
-            # object's face), from the cached slab tables
-            ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
-            for inst in layers:
-                orcs = orcs * slab_transmission(inst, freq, ang, bandwidth_hz) ** 2
-        o_pos.append(pos)
-        o_rcs.append(orcs)
-        o_traj.append(traj)
-        o_src.append(np.full(len(pos), o_idx))
-        o_box.append(np.full(len(pos), S + o_idx))
-        # an ellipsoid that contains the object (it sits in the clothing gap; the ellipsoids are
-        # approximate) hides it only when the object faces away from the radar (far side of the body)
-        o_pass.append(cos_face > 0.0)
-    n_o = sum(len(p) for p in o_pos)
+        for v in range(V):
+            radar, pos, orcs = radars[v], pos_v[v], orcs_v[v]
+            d = radar - pos
+            d /= np.linalg.norm(d, axis=1, keepdims=True)
+            cos_face = d @ poses[1, :3, 2]
+            if layers:
+                # objects.concealed_two_way_loss_db's model (incidence on the garment parallel to the
+                # object's face), from the cached slab tables
+                ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
+                for inst in layers:
+                    orcs = orcs * slab_transmission(inst, freq, ang, bandwidth_hz) ** 2
+            o_pos, o_rcs, o_traj, o_src, o_box, o_pass = objs[v]
+            o_pos.append(pos)
+            o_rcs.append(orcs)
+            o_traj.append(traj)
+            o_src.append(np.full(len(pos), o_idx))
+            o_box.append(np.full(len(pos), S + o_idx))
+            # an ellipsoid that contains the object (it sits in the clothing gap; the ellipsoids are
+            # approximate) hides it only when the object faces away from the radar (far side of the body)
+            o_pass.append(cos_face > 0.0)
 
-    # ---- one occlusion query for facets and object primitives
-    q_pts = np.concatenate([pts[idx]] + o_pos) if n_o else pts[idx]
-    q_ign = np.concatenate([seg_idx[idx]] + o_box) if n_o else seg_idx[idx]
-    q_pass = np.concatenate([np.zeros(idx.size, bool)] + o_pass) if n_o else np.zeros(idx.size, bool)
-    blocked = occluded(geometry, q_pts, radar, ignore=q_ign, pass_containing=q_pass)
-    b_blocked, o_blocked = blocked[: idx.size], blocked[idx.size:]
+    # ---- one occlusion query for the facets and object primitives of every view
+    q_pts, q_ign, q_pass, q_to, q_len = [], [], [], [], []
+    for v in range(V):
+        o_pos, _, _, _, o_box, o_pass = objs[v]
+        idx = idx_v[v]
+        q_pts += [pts[v, idx]] + o_pos
+        q_ign += [seg_idx[idx]] + o_box
+        q_pass += [np.zeros(idx.size, bool)] + o_pass
+        n_q = idx.size + sum(len(p) for p in o_pos)
+        q_to.append(np.broadcast_to(radars[v], (n_q, 3)))
+        q_len.append(n_q)
+    blocked_all = occluded(geometry, np.concatenate(q_pts), np.concatenate(q_to) if V > 1 else radars[0],
+                           ignore=np.concatenate(q_ign), pass_containing=np.concatenate(q_pass))
 
-    idx = idx[~b_blocked]
-    local = fac.local.reshape(-1, 3)[idx]
-    si = seg_idx[idx]
+    # ---- motion of the visible facets, all views at once
+    keep_v = []
+    off = 0
+    for v in range(V):
+        idx = idx_v[v]
+        keep_v.append(idx[~blocked_all[off: off + idx.size]])
+        off += q_len[v]
+    vis = np.concatenate(keep_v)
+    local = fac.local.reshape(V, S * M, 3)[np.repeat(np.arange(V), [len(k) for k in keep_v]), vis]
+    si = seg_idx[vis]
     traj = np.stack([seg.centers[f][si] + np.einsum("nij,nj->ni", seg.axes[f][si], local) for f in (lo, frame, hi)])
-    vel, acc = _motion(traj, frame, lo, hi, span, posed_body.times, frame_period)
-    n = idx.size
-    parts = [Scatterers(
-        positions=pts[idx], velocities=vel, rcs=rcs[idx], segment=si.astype(np.int16), kind=_i(n, KIND_BODY, np.int8),
-        person=_i(n, person), source=_i(n, -1), path=_i(n, PATH_DIRECT, np.int8),
-        normals=fac.normals.reshape(-1, 3)[idx], accelerations=acc,
-    )]
-    if n_o:
-        pos, orcs, src = np.concatenate(o_pos), np.concatenate(o_rcs), np.concatenate(o_src)
-        ovel, oacc = _motion(np.concatenate(o_traj, axis=1), frame, lo, hi, span, posed_body.times, frame_period)
-        keep = ~o_blocked & (orcs > max(min_rcs, 0.0))
-        k = int(keep.sum())
-        parts.append(Scatterers(
-            positions=pos[keep], velocities=ovel[keep], rcs=orcs[keep], segment=_i(k, -1),
-            kind=_i(k, KIND_OBJECT, np.int8), person=_i(k, person), source=src[keep].astype(np.int16),
-            path=_i(k, PATH_DIRECT, np.int8), normals=np.zeros((k, 3)), accelerations=oacc[keep],
-        ))
-    return Scatterers.concatenate(parts)
+    vel_all, acc_all = _motion(traj, frame, lo, hi, span, posed_body.times, frame_period)
+    normals = fac.normals.reshape(V, S * M, 3)
+
+    out = []
+    off = 0
+    a = 0
+    for v in range(V):
+        idx = keep_v[v]
+        n = idx.size
+        b = a + n
+        si_v = si[a:b]
+        parts = [Scatterers(
+            positions=pts[v, idx], velocities=vel_all[a:b], rcs=rcs[v, idx], segment=si_v.astype(np.int16),
+            kind=_i(n, KIND_BODY, np.int8), person=_i(n, person), source=_i(n, -1), path=_i(n, PATH_DIRECT, np.int8),
+            normals=normals[v, idx], accelerations=acc_all[a:b],
+        )]
+        a = b
+        o_pos, o_rcs, o_traj, o_src, _, _ = objs[v]
+        n_o = sum(len(p) for p in o_pos)
+        if n_o:
+            o_blocked = blocked_all[off + idx_v[v].size: off + q_len[v]]
+            pos, orcs, src = np.concatenate(o_pos), np.concatenate(o_rcs), np.concatenate(o_src)
+            ovel, oacc = _motion(np.concatenate(o_traj, axis=1), frame, lo, hi, span, posed_body.times, frame_period)
+            keep = ~o_blocked & (orcs > max(min_rcs, 0.0))
+            k = int(keep.sum())
+            parts.append(Scatterers(
+                positions=pos[keep], velocities=ovel[keep], rcs=orcs[keep], segment=_i(k, -1),
+                kind=_i(k, KIND_OBJECT, np.int8), person=_i(k, person), source=src[keep].astype(np.int16),
+                path=_i(k, PATH_DIRECT, np.int8), normals=np.zeros((k, 3)), accelerations=oacc[keep],
+            ))
+        off += q_len[v]
+        out.append(Scatterers.concatenate(parts))
+    return out

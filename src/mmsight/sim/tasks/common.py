@@ -355,15 +355,18 @@ def camera_materials(clothing: Any) -> list[str]:
 
 @functools.lru_cache(maxsize=8)
 def _chains(config: Any, ra_clutter_removal: bool, options: tuple[tuple[str, Any], ...] = ()) -> tuple[Any, Any]:
-    """The two chain passes of a radar configuration: with static clutter removal (points, range-Doppler)
-    and, unless ``ra_clutter_removal``, without (range-azimuth). One pair per process (work buffers)."""
+    """The signal-chain passes of a radar configuration: points and range-Doppler map with static
+    clutter removal, the range-azimuth map with or without it (``ra_clutter_removal``). One chain does
+    both in a single pass (``ChainOptions.ra_clutter_removal``: the map is taken before the exact
+    post-FFT clutter correction), returned twice for callers that expect a pair. One instance per
+    process (work buffers)."""
     from mmsight.radar import SignalChain
 
     opts = dict(options)
     opts.pop("clutter_removal", None)
-    dyn = SignalChain(config, clutter_removal=True, **opts)
-    stat = dyn if ra_clutter_removal else SignalChain(config, clutter_removal=False, **opts)
-    return dyn, stat
+    opts.pop("ra_clutter_removal", None)
+    chain = SignalChain(config, clutter_removal=True, ra_clutter_removal=bool(ra_clutter_removal), **opts)
+    return chain, chain
 
 
 def render_sequence(
@@ -393,7 +396,7 @@ def render_sequence(
     """
     import time as _time
 
-    from mmsight.sim.camera import RenderOptions, render_rgbd, sample_lighting, sample_looks
+    from mmsight.sim.camera import RenderOptions, StaticView, render_rgbd, sample_lighting, sample_looks
     from mmsight.sim.geometry import SceneGeometry
     from mmsight.sim.radar_render import Person, render_scatterers, scene_scatterers
     from mmsight.sim.scattering import KIND_BODY, KIND_CLUTTER, KIND_OBJECT, KIND_WALL, PATH_DIRECT, FacetModel, Fluctuation
@@ -477,13 +480,14 @@ def render_sequence(
         ceiling = scene.room.height if scene.room.ceiling_material is not None else 4.0
         lighting = sample_lighting(rng, around=(around[0], around[1], 1.5), ceiling=ceiling)
         options = RenderOptions() if config.camera_noise else RenderOptions.ideal()
+        static_view = StaticView(camera_model, static)  # the camera is fixed: cast the room once
+        mats = [camera_materials(p.clothing) for p in people]
         rgbs, depths, pix = [], [], np.zeros((F, len(people)), dtype=np.int32)
         for f in range(F):
             geo = static
             for i, pb in enumerate(posed):
-                geo = geo.extend(SceneGeometry().add_body(pb.segments, 3 * f + 1, object_id=i,
-                                                          material=camera_materials(people[i].clothing)))
-            img = render_rgbd(camera_model, geo, looks, lighting, rng, options=options)
+                geo = geo.extend(SceneGeometry().add_body(pb.segments, 3 * f + 1, object_id=i, material=mats[i]))
+            img = render_rgbd(camera_model, geo, looks, lighting, rng, options=options, static=static_view)
             rgbs.append(img.rgb)
             depths.append(img.depth.astype(np.float32))
             for i in range(len(people)):
