@@ -793,20 +793,48 @@ def _sources(
     return Scatterers.concatenate(parts)
 
 
-def _ghosts(scene: RadarScene, frame: int, radar: np.ndarray, cache: _FrameCache) -> list[Scatterers]:
-    """First-order multipath ghosts of a frame (room frame), in the order mirror, path, person, clutter.
+def _person_spheres(scene: RadarScene, who: int, frame: int, cache: _FrameCache) -> tuple[np.ndarray, np.ndarray]:
+    """Spheres (centres [K, 3], radii [K]) that hold every scatterer of a person: one per segment
+    ellipsoid (its largest semi-axis) and one per carried object (its pose and farthest part)."""
+    p = scene.people[who]
+    seg = p.body.segments
+    c = [seg.centers[frame]]
+    r = [np.max(seg.semi_axes, axis=1)]
+    for carried, poses in zip(p.objects, cache.object_poses[who]):
+        loc = carried.object.local_positions()
+        c.append(poses[1, :3, 3][None])
+        r.append(np.array([float(np.max(np.linalg.norm(loc, axis=1))) + 0.05]))
+    return np.concatenate(c), np.concatenate(r)
 
-    Every (mirror, path, target group) looks at the target from its own viewpoint
-    (:func:`ghost_viewpoint`); the viewpoints of one person are computed together
-    (:func:`mmsight.sim.scattering.person_scatterers_views`: one facet computation and one occlusion
-    query for all of them), with fluctuation multipliers drawn in the same order as one view at a time."""
+
+@dataclass
+class _GhostJob:
+    """One multipath view: a mirror, a path and a target group (a person, or the clutter)."""
+
+    surface: Surface
+    path: str
+    kinds: tuple[str, ...]
+    person: int | None
+    view: np.ndarray
+    dead: bool = False  # every ghost it could make lies beyond the maximum range
+
+
+def _ghost_jobs(
+    scene: RadarScene, frame: int, radar: np.ndarray, cache: _FrameCache, max_range: float | None,
+) -> list[_GhostJob]:
+    """The multipath views of a frame in the order mirror, path, person, clutter (the order in which
+    their fluctuation is drawn and their ghosts are listed). A person's job whose ghosts would all be
+    farther than ``max_range`` (those :func:`scene_scatterers` drops: a double bounce on a far wall) is
+    marked ``dead``: its ghosts are not computed, its fluctuation draw still happens."""
+    if not scene.multipath:
+        return []
     mirrors = list(scene.surfaces)
     if scene.wall is not None and scene.wall_multipath:
         mirrors.append(scene.wall)
     kinds = tuple(scene.ghost_sources)
-    ghost_facets = scene.ghost_facets if scene.ghost_detail == "segment" else scene.facets
     person_kinds = tuple(k for k in kinds if k in ("body", "object"))
-    jobs: list[tuple[Surface, str, tuple[str, ...], int | None, np.ndarray]] = []  # surf, path, kinds, person, view
+    jobs: list[_GhostJob] = []
+    reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for surf in mirrors:
         s_radar = float(surf.signed_distance(radar))
         for path in scene.multipath_paths:
@@ -820,41 +848,89 @@ def _ghosts(scene: RadarScene, frame: int, radar: np.ndarray, cache: _FrameCache
             for centre, knd, who in groups:
                 if float(surf.signed_distance(centre)) * s_radar <= 0:
                     continue  # target on the far side of the mirror
-                jobs.append((surf, path, knd, who, ghost_viewpoint(surf, radar, centre, path)))
-    if not jobs:
-        return []
-    # fluctuation multipliers in job order (as if the views were rendered one at a time)
-    draws: dict[int, list[np.ndarray]] = {}
-    for _, _, _, who, _ in jobs:
-        if who is None:
-            continue
-        p = scene.people[who]
-        fl = p.fluctuation if p.fluctuation is not None else scene.fluctuation
-        if fl is not None:
-            draws.setdefault(who, []).append(fl.draw(len(p.body.segments.names) if fl.per == "segment" else 1, cache.gen))
-    per_person: dict[int, list[Scatterers]] = {}
+                job = _GhostJob(surf, path, knd, who, ghost_viewpoint(surf, radar, centre, path))
+                if who is not None and max_range is not None:
+                    if who not in reach:
+                        reach[who] = _person_spheres(scene, who, frame, cache)
+                    sc, sr = reach[who]
+                    d1 = np.linalg.norm(sc - radar, axis=1)
+                    d2 = np.linalg.norm(surf.mirror(sc) - radar, axis=1)
+                    # nearest possible ghost range: the image's distance (double bounce), the mean of the
+                    # two legs' lengths (single bounce)
+                    near = float(np.min((d2 if path == "double" else 0.5 * (d1 + d2)) - sr))
+                    job.dead = near >= max_range
+                jobs.append(job)
+    return jobs
+
+
+def _fluctuation(scene: RadarScene, i: int) -> Fluctuation | None:
+    p = scene.people[i]
+    return p.fluctuation if p.fluctuation is not None else scene.fluctuation
+
+
+def _people_and_ghosts(
+    scene: RadarScene, frame: int, radar: np.ndarray, cache: _FrameCache, max_range: float | None,
+) -> tuple[list[Scatterers], list[Scatterers]]:
+    """The people's direct-path scatterers (one per person) and the multipath ghosts (one per live
+    job), room frame.
+
+    Each person's radar view and multipath views are computed together
+    (:func:`mmsight.sim.scattering.person_scatterers_views`: one facet computation per facet model and
+    one occlusion query for all of them). Fluctuation multipliers are drawn in the order of one view at a
+    time: every person's direct view, then the ghost jobs in order."""
+    jobs = _ghost_jobs(scene, frame, radar, cache, max_range)
+    kinds = tuple(scene.ghost_sources)
+    person_kinds = tuple(k for k in kinds if k in ("body", "object"))
+    ghost_facets = scene.ghost_facets if scene.ghost_detail == "segment" else scene.facets
+    draws: dict[tuple[int, int], np.ndarray] = {}  # (person, job index or -1 for direct) -> multipliers
     for i, p in enumerate(scene.people):
-        views = [j[4] for j in jobs if j[3] == i]
-        if not views:
+        fl = _fluctuation(scene, i)
+        if fl is not None:
+            draws[(i, -1)] = fl.draw(len(p.body.segments.names) if fl.per == "segment" else 1, cache.gen)
+    for n, job in enumerate(jobs):
+        if job.person is not None:
+            fl = _fluctuation(scene, job.person)
+            if fl is not None:
+                k = len(scene.people[job.person].body.segments.names) if fl.per == "segment" else 1
+                draws[(job.person, n)] = fl.draw(k, cache.gen)
+
+    direct: list[Scatterers] = []
+    ghost_src: dict[int, Scatterers] = {}
+    for i, p in enumerate(scene.people):
+        mine = [n for n, job in enumerate(jobs) if job.person == i and not job.dead]
+        # the ghost views carry the objects unless ghost_sources leaves them out: then separate calls
+        merged = "object" in person_kinds or not p.objects
+        calls = [([-1] + mine, tuple(p.objects))] if merged else [([-1], tuple(p.objects)), (mine, ())]
+        for seq, objs in calls:
+            if not seq:
+                continue
+            fl = _fluctuation(scene, i)
+            res = person_scatterers_views(
+                p.body, frame, np.array([radar if n < 0 else jobs[n].view for n in seq]), cache.clothing[i],
+                cache.freq, cache.gen, objects=objs, object_poses=cache.object_poses[i] if objs else (),
+                skin=p.skin, facets=[scene.facets if n < 0 else ghost_facets for n in seq], fluctuation=fl,
+                garment_reflection=scene.garment_reflection, geometry=cache.person_geo[i],
+                frame_period=p.frame_period, bandwidth_hz=cache.bw, person=i,
+                fluctuation_draws=None if fl is None else [draws[(i, n)] for n in seq],
+            )
+            for n, r in zip(seq, res):
+                if n < 0:
+                    direct.append(r)
+                else:
+                    ghost_src[n] = r if "body" in person_kinds else r.select(r.kind != KIND_BODY)
+    ghosts = []
+    for n, job in enumerate(jobs):
+        if job.dead:
             continue
-        res = person_scatterers_views(
-            p.body, frame, np.array(views), cache.clothing[i], cache.freq, cache.gen,
-            objects=p.objects if "object" in person_kinds else (),
-            object_poses=cache.object_poses[i] if "object" in person_kinds else (),
-            skin=p.skin, facets=ghost_facets, fluctuation=p.fluctuation if p.fluctuation is not None else scene.fluctuation,
-            garment_reflection=scene.garment_reflection, geometry=cache.person_geo[i], frame_period=p.frame_period,
-            bandwidth_hz=cache.bw, person=i, fluctuation_draws=draws.get(i),
-        )
-        if "body" not in person_kinds:
-            res = [r.select(r.kind != KIND_BODY) for r in res]
-        per_person[i] = res[::-1]  # popped in job order
-    out = []
-    for surf, path, knd, who, view in jobs:
-        src = _sources(scene, frame, view, knd, cache, ghost_facets, people=[]) if who is None else per_person[who].pop()
+        if job.person is None:
+            src = _sources(scene, frame, job.view, job.kinds, cache, ghost_facets, people=[])
+        else:
+            src = ghost_src[n]
         if scene.ghost_detail == "segment":
             src = _group_ghost_sources(src)
-        out.append(multipath_ghosts(src, radar, surf, cache.freq, path=path, wall=scene.wall, bandwidth_hz=cache.bw))
-    return out
+        ghosts.append(multipath_ghosts(src, radar, job.surface, cache.freq, path=job.path, wall=scene.wall,
+                                       bandwidth_hz=cache.bw))
+    return direct, ghosts
 
 
 def scene_scatterers(
@@ -882,7 +958,8 @@ def scene_scatterers(
         raise ValueError(f"frame {frame} outside [0, {scene.n_frames})")
 
     cache = _frame_cache(scene, frame, freq, bw, gen)
-    direct = _sources(scene, frame, None, ("body", "object", "clutter"), cache, scene.facets)
+    people, ghosts = _people_and_ghosts(scene, frame, radar, cache, 0.98 * float(config.max_range))
+    direct = Scatterers.concatenate(people + [_sources(scene, frame, None, ("clutter",), cache, scene.facets)])
     out = []
     if scene.wall is not None:
         direct.rcs = direct.rcs * scene.wall.leg_transmission(radar, direct.positions, freq, bw) ** 2
@@ -894,8 +971,7 @@ def scene_scatterers(
         if abs(d) > 1e-3 and bool(w.contains(foot)):
             out.append(Scatterers.make(foot[None], np.array([float(w.reflection(freq, 0.0, bw)) * math.pi * d * d]),
                                        kind=KIND_WALL))
-    if scene.multipath:
-        out.extend(_ghosts(scene, frame, radar, cache))
+    out.extend(ghosts)
     allsc = Scatterers.concatenate(out).transformed(T_radar_from_room)
     rng_ = allsc.ranges
     keep = (allsc.positions[:, 1] > 1e-3) & (rng_ > 0.05) & (rng_ < 0.98 * float(config.max_range))

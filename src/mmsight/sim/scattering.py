@@ -933,7 +933,7 @@ def person_scatterers_views(
     objects: Sequence[CarriedObject],
     object_poses: Sequence[np.ndarray],
     skin: str | Material | MaterialInstance | None,
-    facets: FacetModel,
+    facets: FacetModel | Sequence[FacetModel],
     fluctuation: Fluctuation | None,
     garment_reflection: bool,
     geometry: SceneGeometry,
@@ -944,48 +944,66 @@ def person_scatterers_views(
     fluctuation_draws: Sequence[np.ndarray] | None = None,
 ) -> list[Scatterers]:
     """:func:`person_scatterers_room` for several viewpoints ``views`` ``[V, 3]`` (room frame) at once: one
-    facet computation and one occlusion query for all of them (the multipath image radars of a frame).
-    Element ``v`` of the result equals ``person_scatterers_room(..., views[v], ...)``; the fluctuation
+    facet computation per facet model and one occlusion query for all of them (the radar and the
+    multipath image radars of a frame). ``facets`` is one model or one per view. Element ``v`` of the
+    result equals ``person_scatterers_room(..., views[v], ..., facets=facets[v])``; the fluctuation
     multipliers are drawn per view in view order, or taken from ``fluctuation_draws`` (one array per view).
     """
     from mmsight.sim.objects import object_scatterers
 
     radars = np.asarray(views, dtype=np.float64).reshape(-1, 3)
     V = radars.shape[0]
+    models = [facets] * V if isinstance(facets, FacetModel) else list(facets)
+    if len(models) != V:
+        raise ValueError(f"{len(models)} facet models for {V} views")
     lo, hi, span = _frame_time(posed_body, frame, frame_period)
     seg = posed_body.segments
     c, ax, sa = body_ellipsoids(posed_body, frame)
+    c, ax, sa = (np.asarray(x, dtype=np.float64) for x in (c, ax, sa))
     S = len(seg.names)
+    skin_r = skin_reflectivity(freq, skin, bandwidth_hz)
+    layer_groups = _layer_groups(clothing, tuple(seg.names))
 
-    # ---- body facets, all views: rows v * S + s
-    if V == 1:
-        fac = _ellipsoid_facets(np.asarray(c, dtype=np.float64), np.asarray(ax, dtype=np.float64),
-                                np.asarray(sa, dtype=np.float64), radars, facets)
-    else:
-        fac = _ellipsoid_facets(np.tile(c, (V, 1)), np.tile(ax, (V, 1, 1)), np.tile(sa, (V, 1)),
-                                np.repeat(radars, S, axis=0), facets)
-    M = fac.rcs.shape[1]
-    refl = np.full((V, S, M), skin_reflectivity(freq, skin, bandwidth_hz))
-    inc = np.arccos(np.clip(fac.cos_incidence, -1.0, 1.0)).reshape(V, S, M)
-    for layers, segs in _layer_groups(clothing, tuple(seg.names)):
-        t2 = np.ones((V, len(segs), M))
-        for inst in layers:
-            t2 = t2 * slab_transmission(inst, freq, inc[:, segs], bandwidth_hz) ** 2
-        r_g = refl[:, segs] * t2
-        if garment_reflection:
-            r_g += _tables(layers[-1], freq, bandwidth_hz)[1][0]
-        refl[:, segs] = r_g
-    rcs = fac.rcs.reshape(V, S, M) * refl
+    # ---- body facets: one computation per facet model for all its views (rows v * S + s)
+    pts_l: list[np.ndarray] = [np.zeros(0)] * V
+    rcs_l: list[np.ndarray] = [np.zeros(0)] * V
+    cos_l: list[np.ndarray] = [np.zeros(0)] * V
+    loc_l: list[np.ndarray] = [np.zeros(0)] * V
+    nrm_l: list[np.ndarray] = [np.zeros(0)] * V
+    for model in dict.fromkeys(models):
+        vs = [v for v in range(V) if models[v] == model]
+        G = len(vs)
+        if G == 1:
+            fac = _ellipsoid_facets(c, ax, sa, radars[vs], model)
+        else:
+            fac = _ellipsoid_facets(np.tile(c, (G, 1)), np.tile(ax, (G, 1, 1)), np.tile(sa, (G, 1)),
+                                    np.repeat(radars[vs], S, axis=0), model)
+        M = fac.rcs.shape[1]
+        refl = np.full((G, S, M), skin_r)
+        inc = np.arccos(np.clip(fac.cos_incidence, -1.0, 1.0)).reshape(G, S, M)
+        for layers, segs in layer_groups:
+            t2 = np.ones((G, len(segs), M))
+            for inst in layers:
+                t2 = t2 * slab_transmission(inst, freq, inc[:, segs], bandwidth_hz) ** 2
+            r_g = refl[:, segs] * t2
+            if garment_reflection:
+                r_g += _tables(layers[-1], freq, bandwidth_hz)[1][0]
+            refl[:, segs] = r_g
+        rcs_g = fac.rcs.reshape(G, S, M) * refl
+        for g, v in enumerate(vs):
+            pts_l[v] = fac.points.reshape(G, S * M, 3)[g]
+            rcs_l[v] = rcs_g[g]
+            cos_l[v] = fac.cos_incidence.reshape(G, S * M)[g]
+            loc_l[v] = fac.local.reshape(G, S * M, 3)[g]
+            nrm_l[v] = fac.normals.reshape(G, S * M, 3)[g]
     if fluctuation is not None:
         k = S if fluctuation.per == "segment" else 1
         for v in range(V):
             draw = fluctuation.draw(k, gen) if fluctuation_draws is None else np.asarray(fluctuation_draws[v])
-            rcs[v] = rcs[v] * draw[:, None]
-    seg_idx = np.broadcast_to(np.arange(S)[:, None], (S, M)).reshape(-1)
-    pts = fac.points.reshape(V, S * M, 3)
-    rcs = rcs.reshape(V, S * M)
-    ok = (rcs > max(min_rcs, 0.0)) & (fac.cos_incidence.reshape(V, S * M) > 0)
-    idx_v = [np.flatnonzero(ok[v]) for v in range(V)]
+            rcs_l[v] = rcs_l[v] * draw[:, None]
+    seg_l = [np.repeat(np.arange(S), r.shape[1]) for r in rcs_l]
+    rcs_l = [r.reshape(-1) for r in rcs_l]
+    idx_v = [np.flatnonzero((rcs_l[v] > max(min_rcs, 0.0)) & (cos_l[v] > 0)) for v in range(V)]
 
     # ---- carried objects (PO primitives, garment loss): every view in one call per object (the views
     # enter as poses relative to each viewpoint, so the primitives' patterns are evaluated once)
@@ -1028,8 +1046,8 @@ def person_scatterers_views(
     for v in range(V):
         o_pos, _, _, _, o_box, o_pass = objs[v]
         idx = idx_v[v]
-        q_pts += [pts[v, idx]] + o_pos
-        q_ign += [seg_idx[idx]] + o_box
+        q_pts += [pts_l[v][idx]] + o_pos
+        q_ign += [seg_l[v][idx]] + o_box
         q_pass += [np.zeros(idx.size, bool)] + o_pass
         n_q = idx.size + sum(len(p) for p in o_pos)
         q_to.append(np.broadcast_to(radars[v], (n_q, 3)))
@@ -1044,12 +1062,10 @@ def person_scatterers_views(
         idx = idx_v[v]
         keep_v.append(idx[~blocked_all[off: off + idx.size]])
         off += q_len[v]
-    vis = np.concatenate(keep_v)
-    local = fac.local.reshape(V, S * M, 3)[np.repeat(np.arange(V), [len(k) for k in keep_v]), vis]
-    si = seg_idx[vis]
+    local = np.concatenate([loc_l[v][keep_v[v]] for v in range(V)])
+    si = np.concatenate([seg_l[v][keep_v[v]] for v in range(V)])
     traj = np.stack([seg.centers[f][si] + np.einsum("nij,nj->ni", seg.axes[f][si], local) for f in (lo, frame, hi)])
     vel_all, acc_all = _motion(traj, frame, lo, hi, span, posed_body.times, frame_period)
-    normals = fac.normals.reshape(V, S * M, 3)
 
     out = []
     off = 0
@@ -1060,9 +1076,9 @@ def person_scatterers_views(
         b = a + n
         si_v = si[a:b]
         parts = [Scatterers(
-            positions=pts[v, idx], velocities=vel_all[a:b], rcs=rcs[v, idx], segment=si_v.astype(np.int16),
+            positions=pts_l[v][idx], velocities=vel_all[a:b], rcs=rcs_l[v][idx], segment=si_v.astype(np.int16),
             kind=_i(n, KIND_BODY, np.int8), person=_i(n, person), source=_i(n, -1), path=_i(n, PATH_DIRECT, np.int8),
-            normals=normals[v, idx], accelerations=acc_all[a:b],
+            normals=nrm_l[v][idx], accelerations=acc_all[a:b],
         )]
         a = b
         o_pos, o_rcs, o_traj, o_src, _, _ = objs[v]
