@@ -5,9 +5,9 @@ with the subject's own :class:`~mmsight.sim.motion.RehabStyle`), in one of four 
 the radar at one of two positions (:data:`mmsight.sim.scenes.REHAB_ENVIRONMENTS`,
 :data:`~mmsight.sim.scenes.REHAB_RADAR_POSITIONS`). The radar is an IWR1443 at 10 fps (MARS used an IWR1443
 at ~10 fps) with a chirp and a TI-like point chain calibrated on MARS's clouds (:data:`MARS_PROFILE`,
-:data:`MARS_CHAIN`; ``docs/sim_calibration.md``). Streams: point clouds, range-azimuth and range-Doppler maps, the Kinect V2
-skeleton (25 joints, radar frame; MARS's 19 joints are Kinect joints 0-20 without the hands) and
-RGB-D from a Kinect-like camera beside the radar; frame label ``mars_feature_map`` ``[F, 8, 8, 5]``
+:data:`MARS_CHAIN`; ``docs/sim_calibration.md``). Streams: point clouds, range-azimuth and range-Doppler
+maps, the Kinect V2 skeleton (25 joints, radar frame; MARS's 19 joints are Kinect joints 0-20 without the
+hands) and RGB-D from a Kinect-like camera beside the radar; frame label ``mars_feature_map`` ``[F, 8, 8, 5]``
 (:func:`~mmsight.sim.tasks.common.mars_feature_map`: the frame's points zero-padded to 64, as the
 MARS CNN input). Labels: ``subject``, ``movement`` (1-10), ``movement_name``, ``environment``,
 ``radar_position``; per frame ``activity`` (the movement name during repetitions, ``standing`` between).
