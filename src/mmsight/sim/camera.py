@@ -29,7 +29,7 @@ from typing import Literal, Mapping, NamedTuple, Sequence, Union
 import numpy as np
 from scipy import ndimage
 
-from .geometry import RayHits, SceneGeometry, ray_cast, segment_occluded, tail_geometry
+from .geometry import RayHits, SceneGeometry, _unit_rows, ray_cast, segment_occluded, tail_geometry
 from .materials import Appearance, SampledAppearance, get_material
 
 __all__ = [
@@ -920,6 +920,7 @@ class StaticView:
         self.camera = camera
         self.geometry = geometry
         self.dirs, self.zf = _pixel_rays(camera)
+        self.unit_dirs = _unit_rows(self.dirs)  # what ray_cast casts
         self.hits = ray_cast(geometry, camera.position, self.dirs)
         self._bounds = geometry.bounding_spheres()
         self._memo: tuple[object, ...] | None = None
@@ -1073,7 +1074,9 @@ def _render_static_view(
     if len(geometry) == n_st:
         return radiance, depth, mask, incidence, albedo, gloss
     # moving primitives, only in front of the static hits
-    dh = ray_cast(tail_geometry(geometry, n_st), static.camera.position, dirs, t_max=np.where(sh.hit, sh.t, np.inf))
+    # (the static view's directions were normalised by its own cast: the same unit vectors)
+    dh = ray_cast(tail_geometry(geometry, n_st), static.camera.position, static.unit_dirs,
+                  t_max=np.where(sh.hit, sh.t, np.inf), unit_dirs=True)
     pix = np.flatnonzero(dh.hit)
     if len(pix) == 0:
         return radiance, depth, mask, incidence, albedo, gloss

@@ -1160,8 +1160,8 @@ def _candidates(
     if shared_origin and uniform_min and t_min[0] < 1e-3 and (not uniform or not np.isfinite(t_max[0])):
         # Fast path (camera): ray r may hit sphere p iff d_r lies in the cone from the origin around the
         # sphere: d . c_hat >= cos(alpha), sin(alpha) = r / |c - o|. One product and one comparison.
-        # Per-ray far limits (a camera's moving primitives in front of the static scene) are not
-        # culled here: the caller's nearest-hit search starts at t_max anyway.
+        # Per-ray far limits (a camera's moving primitives in front of the static scene) cull a sphere
+        # for the rays that end before its nearest point.
         rel = bc - o[0]
         dist = np.sqrt(_dot(rel, rel))
         inside = dist <= r + t_min[0]
@@ -1169,7 +1169,11 @@ def _candidates(
         cos_a = np.sqrt(np.clip(1.0 - (np.minimum(r, dist) / np.maximum(dist, 1e-12)) ** 2, 0.0, 1.0))
         # float32 is plenty for a conservative cull: widen the cone by 1e-5 (>> float32 rounding)
         thresh = np.where(inside | ~finite, -2.0, cos_a - 1e-5).astype(np.float32)
-        return (c_hat.astype(np.float32) @ np.ascontiguousarray(d.T, dtype=np.float32)) >= thresh[:, None]
+        cand = (c_hat.astype(np.float32) @ np.ascontiguousarray(d.T, dtype=np.float32)) >= thresh[:, None]
+        if not uniform:
+            near = np.where(finite, dist - r, -np.inf) - 1e-6  # no crossing of sphere p before this distance
+            cand &= t_max[None, :] > near[:, None]
+        return cand
     if shared_origin:
         rel = bc - o[0]  # [P, 3]
         # float32 is plenty for a conservative cull (radii are padded) and halves memory traffic
@@ -1238,6 +1242,7 @@ def ray_cast(
     t_max: float | np.ndarray | None = None,
     ignore_primitive: np.ndarray | None = None,
     chunk: int = 32768,
+    unit_dirs: bool = False,
 ) -> RayHits:
     """Nearest surface crossing along each ray.
 
@@ -1249,12 +1254,13 @@ def ray_cast(
         t_max: hits at ``t >= t_max`` are ignored (scalar or ``[R]``), m; None = unbounded.
         ignore_primitive: ``[R]`` global primitive index that ray r must not hit (-1 = none).
         chunk: rays per batch (bounds memory at ``chunk * P`` pairs).
+        unit_dirs: ``dirs`` are unit vectors already (float64 ``[R, 3]``): skip normalising them.
 
     Returns:
         :class:`RayHits` with R entries.
     """
     with _single_thread_blas():
-        return _ray_cast(geometry, origins, dirs, t_min, t_max, ignore_primitive, chunk)
+        return _ray_cast(geometry, origins, dirs, t_min, t_max, ignore_primitive, chunk, unit_dirs)
 
 
 def _ray_cast(
@@ -1265,8 +1271,11 @@ def _ray_cast(
     t_max: float | np.ndarray | None,
     ignore_primitive: np.ndarray | None,
     chunk: int,
+    unit_dirs: bool = False,
 ) -> RayHits:
-    d = _unit_rows(np.atleast_2d(np.asarray(dirs, dtype=np.float64)))
+    d = np.atleast_2d(np.asarray(dirs, dtype=np.float64))
+    if not unit_dirs:
+        d = _unit_rows(d)
     n_rays = len(d)
     o_in = np.asarray(origins, dtype=np.float64)
     shared = o_in.ndim == 1

@@ -673,9 +673,11 @@ def multipath_ghosts(
     cos_b = np.abs(to_i @ surface.n) / np.maximum(r_i, 1e-12)
     gamma2 = surface.reflection(freq_hz, np.arccos(np.clip(cos_b, 0.0, 1.0)), bandwidth_hz)
     if wall is not None and wall is not surface:
-        leg_rb = wall.leg_transmission(r, bounce, freq_hz, bandwidth_hz)
-        leg_bp = wall.leg_transmission(bounce, P, freq_hz, bandwidth_hz)
-        leg_pr = wall.leg_transmission(P, r, freq_hz, bandwidth_hz)
+        # the three legs radar -> bounce, bounce -> target, target -> radar in one call
+        n_p = len(P)
+        legs = wall.leg_transmission(np.concatenate([np.broadcast_to(r, (n_p, 3)), bounce, P]),
+                                     np.concatenate([bounce, P, np.broadcast_to(r, (n_p, 3))]), freq_hz, bandwidth_hz)
+        leg_rb, leg_bp, leg_pr = legs[:n_p], legs[n_p: 2 * n_p], legs[2 * n_p:]
     else:
         leg_rb = leg_bp = leg_pr = np.ones(len(P))
     sel = np.flatnonzero(ok & (gamma2 > 0))
@@ -700,6 +702,108 @@ def multipath_ghosts(
                           normals=np.zeros((sel.size, 3)))
            for u in (u_d, u_i)]
     return Scatterers.concatenate(out)
+
+
+def _multipath_many(
+    items: Sequence[tuple[Scatterers, Surface, str]], radar_position: np.ndarray, freq_hz: float, *,
+    wall: Surface | None = None, bandwidth_hz: float = 0.0,
+) -> Scatterers:
+    """``Scatterers.concatenate([multipath_ghosts(src, radar, surface, freq, path=path, ...) for src,
+    surface, path in items])`` computed in one pass over all the sources (per-row mirror planes), with
+    the same ghosts in the same order (values equal up to the last bits of the dot products)."""
+    items = [(src, surf, path) for src, surf, path in items if len(src)]
+    for _, _, path in items:
+        if path not in ("single", "double"):
+            raise ValueError(f"path must be 'single' or 'double', got {path!r}")
+    if not items:
+        return Scatterers.empty()
+    r = np.asarray(radar_position, dtype=np.float64).reshape(3)
+    J = len(items)
+    src = Scatterers.concatenate([it[0] for it in items])
+    sizes = np.array([len(it[0]) for it in items])
+    jid = np.repeat(np.arange(J), sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n_j = np.array([it[1].n for it in items])
+    q_j = np.array([it[1].q for it in items])
+    s_r_j = np.array([float(it[1].signed_distance(r)) for it in items])
+    double_j = np.array([it[2] == "double" for it in items])
+    n_row, s_r = n_j[jid], s_r_j[jid]
+    P, v, a = src.positions, src.velocities, src.accelerations
+    s_p = np.einsum("ij,ij->i", P - q_j[jid], n_row)
+    ok = (s_r * s_p > 0) & (np.abs(s_p) > 1e-3) & (np.abs(s_r) > 1e-3)
+    Pi = P - 2.0 * s_p[:, None] * n_row
+    vi = v - 2.0 * np.einsum("ij,ij->i", v, n_row)[:, None] * n_row
+    ai = a - 2.0 * np.einsum("ij,ij->i", a, n_row)[:, None] * n_row
+    to_i = Pi - r
+    r_i = np.linalg.norm(to_i, axis=1)
+    frac = s_r / np.where(ok, s_r + s_p, 1.0)  # along radar -> image, where the plane is crossed
+    bounce = r + frac[:, None] * to_i
+    cos_b = np.abs(np.einsum("ij,ij->i", to_i, n_row)) / np.maximum(r_i, 1e-12)
+    ang = np.arccos(np.clip(cos_b, 0.0, 1.0))
+    gamma2 = np.empty(len(P))
+    by_surface: dict[int, list[int]] = {}
+    for j, it in enumerate(items):
+        by_surface.setdefault(id(it[1]), []).append(j)
+    for js in by_surface.values():
+        surf = items[js[0]][1]
+        rows = np.concatenate([np.arange(starts[j], starts[j + 1]) for j in js])
+        if surf.u_axis is not None:
+            ok[rows] &= surf.contains(bounce[rows])
+        gamma2[rows] = surf.reflection(freq_hz, ang[rows], bandwidth_hz)
+    leg_rb = np.ones(len(P))
+    leg_bp = np.ones(len(P))
+    leg_pr = np.ones(len(P))
+    if wall is not None:
+        rows = np.flatnonzero(np.array([it[1] is not wall for it in items])[jid])
+        if len(rows):
+            # the three legs radar -> bounce, bounce -> target, target -> radar in one call
+            m = len(rows)
+            rb = np.broadcast_to(r, (m, 3))
+            legs = wall.leg_transmission(np.concatenate([rb, bounce[rows], P[rows]]),
+                                         np.concatenate([bounce[rows], P[rows], rb]), freq_hz, bandwidth_hz)
+            leg_rb[rows], leg_bp[rows], leg_pr[rows] = legs[:m], legs[m: 2 * m], legs[2 * m:]
+    sel = ok & (gamma2 > 0)
+    dbl = double_j[jid]
+    d_rows = np.flatnonzero(sel & dbl)
+    s_rows = np.flatnonzero(sel & ~dbl)
+    sigma = src.rcs
+    # double bounce: the image, mirrored motion, |Gamma|^4 and the wall's legs twice
+    pos = [Pi[d_rows]]
+    vel = [vi[d_rows]]
+    acc = [ai[d_rows]]
+    rcs = [sigma[d_rows] * gamma2[d_rows] ** 2 * (leg_rb[d_rows] * leg_bp[d_rows]) ** 2]
+    rows_out = [d_rows]
+    part = [np.zeros(len(d_rows), np.int64)]
+    pth = [np.full(len(d_rows), PATH_DOUBLE, np.int8)]
+    if len(s_rows):
+        to_p = P[s_rows] - r
+        r_d = np.linalg.norm(to_p, axis=1)
+        u_d = to_p / r_d[:, None]
+        u_i = to_i[s_rows] / r_i[s_rows, None]
+        r_s = 0.5 * (r_d + r_i[s_rows])
+        v_s = 0.5 * (np.sum(v[s_rows] * u_d, axis=1) + np.sum(vi[s_rows] * u_i, axis=1))
+        a_s = 0.5 * (np.sum(a[s_rows] * u_d, axis=1) + np.sum(ai[s_rows] * u_i, axis=1))
+        rcs_s = sigma[s_rows] * gamma2[s_rows] * leg_rb[s_rows] * leg_bp[s_rows] * leg_pr[s_rows]
+        for k, u in enumerate((u_d, u_i)):
+            pos.append(r + r_s[:, None] * u)
+            vel.append(v_s[:, None] * u)
+            acc.append(a_s[:, None] * u)
+            rcs.append(rcs_s)
+            rows_out.append(s_rows)
+            part.append(np.full(len(s_rows), k, np.int64))
+            pth.append(np.full(len(s_rows), PATH_SINGLE, np.int8))
+    rows_all = np.concatenate(rows_out)
+    if len(rows_all) == 0:
+        return Scatterers.empty()
+    # per job: its ghosts in row order; a single-bounce job lists all its P-direction ghosts first
+    order = np.lexsort((rows_all, np.concatenate(part), jid[rows_all]))
+    rows_o = rows_all[order]
+    n = len(rows_o)
+    return Scatterers(
+        positions=np.concatenate(pos)[order], velocities=np.concatenate(vel)[order], rcs=np.concatenate(rcs)[order],
+        segment=src.segment[rows_o], kind=src.kind[rows_o], person=src.person[rows_o], source=src.source[rows_o],
+        path=np.concatenate(pth)[order], normals=np.zeros((n, 3)), accelerations=np.concatenate(acc)[order],
+    )
 
 
 def replace_fields(s: Scatterers, **changes: np.ndarray) -> Scatterers:
@@ -918,7 +1022,7 @@ def _people_and_ghosts(
                     direct.append(r)
                 else:
                     ghost_src[n] = r if "body" in person_kinds else r.select(r.kind != KIND_BODY)
-    ghosts = []
+    items = []
     for n, job in enumerate(jobs):
         if job.dead:
             continue
@@ -928,8 +1032,8 @@ def _people_and_ghosts(
             src = ghost_src[n]
         if scene.ghost_detail == "segment":
             src = _group_ghost_sources(src)
-        ghosts.append(multipath_ghosts(src, radar, job.surface, cache.freq, path=job.path, wall=scene.wall,
-                                       bandwidth_hz=cache.bw))
+        items.append((src, job.surface, job.path))
+    ghosts = [_multipath_many(items, radar, cache.freq, wall=scene.wall, bandwidth_hz=cache.bw)]
     return direct, ghosts
 
 
