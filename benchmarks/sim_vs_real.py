@@ -251,7 +251,7 @@ WALK_CHAINS: dict[str, dict[str, Any]] = {
 class WalkSetup:
     """The custom RadHAR-like walking scene [EST where RadHAR says nothing]: a person walks back and
     forth between ``near`` and ``far`` metres in front of the radar (RadHAR's moving points lie
-    0.92-2.44 m away, 5th-95th percentile, median 1.48 m), turning on the spot at each end (``pause`` s),
+    0.82-2.29 m away, 5th-95th percentile, median 1.39 m), turning on the spot at each end (``pause`` s),
     at ``speed`` m/s; a drywall back wall ``back_wall`` m away (RadHAR's static points at 4.7-5.4 m); the
     radar ``radar_height`` m high."""
 
@@ -378,10 +378,13 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v) >= 100 else (f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}")
 
 
-def _ratio(a: float, b: float) -> str:
-    if not (np.isfinite(a) and np.isfinite(b)) or b == 0:
+def _ratio(a: float, b: float, key: str = "") -> str:
+    """sim / real; for signed offsets (heights relative to the skeleton or the radar) the difference."""
+    if not (np.isfinite(a) and np.isfinite(b)):
         return "n/a"
-    return f"{a / b:.2f}"
+    if " - " in key or " z p" in key:
+        return f"{a - b:+.2f} m"
+    return "n/a" if b == 0 else f"{a / b:.2f}"
 
 
 def table(title: str, real_name: str, real: Mapping[str, float], sims: Mapping[str, Mapping[str, float]],
@@ -394,7 +397,7 @@ def table(title: str, real_name: str, real: Mapping[str, float], sims: Mapping[s
         print("|" + "---|" * len(head))
         for k in keys:
             row = [k, *[_fmt(s.get(k, math.nan)) for s in sims.values()], _fmt(real[k]),
-                   *[_ratio(s.get(k, math.nan), real[k]) for s in sims.values()]]
+                   *[_ratio(s.get(k, math.nan), real[k], k) for s in sims.values()]]
             print("| " + " | ".join(row) + " |")
         return
     from rich.console import Console
@@ -409,7 +412,7 @@ def table(title: str, real_name: str, real: Mapping[str, float], sims: Mapping[s
         t.add_column(f"ratio {n}", justify="right")
     for k in keys:
         t.add_row(k, *[_fmt(s.get(k, math.nan)) for s in sims.values()], _fmt(real[k]),
-                  *[_ratio(s.get(k, math.nan), real[k]) for s in sims.values()])
+                  *[_ratio(s.get(k, math.nan), real[k], k) for s in sims.values()])
     Console(width=160).print(t)
 
 
