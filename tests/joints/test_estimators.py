@@ -221,7 +221,7 @@ def test_temporal_models_train_a_step(name: str, frames) -> None:
 
 def test_pose_metrics_definitions() -> None:
     gt = np.zeros((2, 19, 3))
-    gt[:, 4] = [0.0, 0.0, 0.6]  # ShoulderLeft -> torso (to HipRight at origin) = 0.6 m
+    gt[:, 18] = [0.0, 0.0, 0.6]  # SpineShoulder -> torso (to SpineBase at origin) = 0.6 m
     pred = gt.copy()
     pred[:, 0] += [0.03, 0.04, 0.0]  # 5 cm Euclidean, 7 cm L1
     m = pose_metrics(pred, gt)

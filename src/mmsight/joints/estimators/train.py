@@ -20,8 +20,8 @@ Metrics (:func:`pose_metrics`), all on the 19 MARS joints:
   (MARS's definition);
 * **MPJPE** (cm): mean Euclidean joint error;
 * **PCK@a** (%): joints whose Euclidean error is at most ``a`` x torso size, the torso size being
-  the ground-truth distance from ShoulderLeft to HipRight in that frame (the classic PCK torso
-  diagonal); PCK@0.5 is the paper's metric.
+  the ground-truth SpineShoulder-SpineBase distance in that frame (about 56 cm on MARS);
+  PCK@0.5 is the paper's metric.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch
 from mmsight.joints.estimators.base import PoseEstimator, TorchPoseEstimator, create_estimator
 from mmsight.joints.mars_data import (
     MARS19_LOWER,
-    MARS19_NAMES,
+    MARS19_TORSO,
     MARS19_UPPER,
     MarsFrames,
     WindowIndex,
@@ -49,8 +49,9 @@ from mmsight.joints.mars_data import (
 __all__ = ["TrainResult", "train_estimator", "evaluate_estimator", "predict_windows", "pose_metrics",
            "PCK_TORSO"]
 
-#: Joints (in the 19-joint set) whose ground-truth distance is the PCK torso size.
-PCK_TORSO: tuple[int, int] = (MARS19_NAMES.index("ShoulderLeft"), MARS19_NAMES.index("HipRight"))
+#: Joints (in the 19-joint set) whose ground-truth distance is the PCK torso size: SpineShoulder
+#: and SpineBase, the torso used throughout ``mmsight.joints`` (``descriptors.MARS19_TORSO``).
+PCK_TORSO: tuple[int, int] = MARS19_TORSO
 
 
 def pose_metrics(pred: np.ndarray, gt: np.ndarray, joints: Sequence[int] | None = None,
