@@ -580,14 +580,22 @@ def _build_clutter_geometry(scene: RadarScene) -> tuple[SceneGeometry, np.ndarra
 
 def _group_ghost_sources(s: Scatterers) -> Scatterers:
     """One scatterer per (person, kind, segment, source): RCS-weighted centroid and motion, summed RCS."""
+    return _group_ghost_sources_many([s])[0]
+
+
+def _group_ghost_sources_many(parts: Sequence[Scatterers]) -> list[Scatterers]:
+    """:func:`_group_ghost_sources` of several scatterer sets (one per ghost job) in one pass."""
+    sizes = [len(p) for p in parts]
+    s = Scatterers.concatenate(list(parts))
     if len(s) == 0:
-        return s
-    # one int64 key per (person, kind, segment, source), ordered as the rows' lexicographic order
-    key = (((s.person.astype(np.int64) + 1) * 8 + s.kind) * 64 + (s.segment.astype(np.int64) + 1)) * 65537 \
-        + (s.source.astype(np.int64) + 1)
-    _, inv = np.unique(key, return_inverse=True)
+        return [p if len(p) == 0 else Scatterers.empty() for p in parts]
+    job = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+    # one int64 key per (job, person, kind, segment, source), ordered as the rows' lexicographic order
+    key = ((((job * 65536 + s.person.astype(np.int64) + 1) * 8 + s.kind) * 64 + (s.segment.astype(np.int64) + 1))
+           * 65537 + (s.source.astype(np.int64) + 1))
+    uniq, inv = np.unique(key, return_inverse=True)
     inv = inv.reshape(-1)
-    g = int(inv.max()) + 1
+    g = len(uniq)
     w = np.bincount(inv, weights=s.rcs, minlength=g)
     safe = np.where(w > 0, w, 1.0)
 
@@ -597,11 +605,15 @@ def _group_ghost_sources(s: Scatterers) -> Scatterers:
 
     first = np.zeros(g, dtype=np.int64)
     first[inv[::-1]] = np.arange(len(s))[::-1]
-    return Scatterers(
+    grouped = Scatterers(
         positions=avg(s.positions), velocities=avg(s.velocities), rcs=w, segment=s.segment[first], kind=s.kind[first],
         person=s.person[first], source=s.source[first], path=s.path[first], normals=np.zeros((g, 3)),
         accelerations=avg(s.accelerations),
     )
+    if len(parts) == 1:
+        return [grouped]
+    bounds = np.searchsorted(job[first], np.arange(len(parts) + 1))
+    return [grouped.select(slice(bounds[j], bounds[j + 1])) for j in range(len(parts))]
 
 
 def ghost_viewpoint(surface: Surface, radar_position: np.ndarray, target: np.ndarray, path: str) -> np.ndarray:
@@ -1022,17 +1034,12 @@ def _people_and_ghosts(
                     direct.append(r)
                 else:
                     ghost_src[n] = r if "body" in person_kinds else r.select(r.kind != KIND_BODY)
-    items = []
-    for n, job in enumerate(jobs):
-        if job.dead:
-            continue
-        if job.person is None:
-            src = _sources(scene, frame, job.view, job.kinds, cache, ghost_facets, people=[])
-        else:
-            src = ghost_src[n]
-        if scene.ghost_detail == "segment":
-            src = _group_ghost_sources(src)
-        items.append((src, job.surface, job.path))
+    live = [(n, job) for n, job in enumerate(jobs) if not job.dead]
+    srcs = [_sources(scene, frame, job.view, job.kinds, cache, ghost_facets, people=[]) if job.person is None
+            else ghost_src[n] for n, job in live]
+    if scene.ghost_detail == "segment":
+        srcs = _group_ghost_sources_many(srcs)
+    items = [(src, job.surface, job.path) for src, (_, job) in zip(srcs, live)]
     ghosts = [_multipath_many(items, radar, cache.freq, wall=scene.wall, bandwidth_hz=cache.bw)]
     return direct, ghosts
 
