@@ -282,3 +282,25 @@ def test_descriptor_stage_ablation_switches() -> None:
     cfg1 = dataclasses.replace(cfg, heads=dataclasses.replace(cfg.heads, xi_scale=1.0))
     assert not build_descriptor_stage(cfg1).heads.separate_unit
     assert np.isfinite(sum(p.sum().item() for p in full.parameters()))
+
+
+def test_priors_are_the_closed_form_descriptors() -> None:
+    """The heads' priors are eq. 1 at the first anchor and eq. 2 on the anchor-anchor distance."""
+    from mmsight.joints.descriptors import reliability_score, sensing_score, signal_strength
+
+    pts, counts = _window(preset("tiny"))
+    fe = JointFrameEncoder(J, 16, 2, 2)
+    psi_mean, scale, torso, unit = 500.0, 2000.0, 0.5, 100.0
+    fe.set_reference(psi_mean, scale, torso, unit)
+    pose = _pose()
+    other = pose + torch.randn(pose.shape) * 0.2
+    _, pri = fe(pts[:, -1], counts[:, -1], [pose, other])
+    valid = torch.arange(pts.shape[2]) < counts[:, -1, None]
+    psi = signal_strength(pose.double(), pts[:, -1].double(), valid)
+    xi = sensing_score(psi, psi_mean, scale=scale)
+    inside = (psi - psi_mean).abs() / scale < 9  # away from the +-10 clamp
+    assert torch.allclose(torch.sigmoid(pri["xi"]).double()[inside], xi[inside], atol=1e-4)
+    kappa = reliability_score(pose.double(), other.double(), torso, units_per_metre=unit)
+    f0 = torch.sigmoid(torch.tensor(unit * torso / 2, dtype=torch.float64))
+    ok = pri["kappa"].abs() < 9
+    assert torch.allclose((torch.sigmoid(pri["kappa"].double()) / f0)[ok], kappa[ok], atol=1e-4)
