@@ -1,9 +1,9 @@
 """Benchmark: synchronized frames per second of the task simulator, per worker process.
 
 One synchronized frame = the scene's radar scatterers (people, clutter, wall, multipath ghosts) ->
-ADC cube (:func:`mmsight.radar.simulate_adc`) -> signal chain (two passes: with clutter removal for the
-point cloud and range-Doppler map, without for the range-azimuth map) -> RGB-D image at 128 x 128,
-for one person. Measured in this process with BLAS held to one thread (what one ``--workers`` process
+ADC cube (:func:`mmsight.radar.simulate_adc`) -> signal chain (one pass: the range-azimuth map without
+static clutter removal, the point cloud and range-Doppler map with it; ``ChainOptions.ra_clutter_removal``)
+-> RGB-D image at 128 x 128, for one person. Measured in this process with BLAS held to one thread (what one ``--workers`` process
 does), on each task's default configuration and on a "fast" variant (no multipath, 6 + 2 facets per
 segment, noise-free camera); motion synthesis is included (amortised over the sequence). Prints the
 time per stage and the frames per second; the goal is >= 50 synchronized frames/s per worker.
@@ -114,7 +114,7 @@ def main() -> None:
     _one_thread()
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; one BLAS thread; {args.frames} frames per measurement")
-    head = f"{'task':8s} {'variant':8s} {'motion':>7s} {'scatter+ADC':>12s} {'chain x2':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'points/frame':>12s}"
+    head = f"{'task':8s} {'variant':8s} {'motion':>7s} {'scatter+ADC':>12s} {'chain':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'points/frame':>12s}"
     print(head)
     print("-" * len(head))
     for task in args.tasks:

@@ -1,0 +1,179 @@
+"""The simulator's fast paths give what the straightforward computations give.
+
+Batched multipath viewpoints (``scattering.person_scatterers_views``), the one-pass ghost construction
+(``radar_render._multipath_many``), the gathered ray-cast kernels (``geometry`` pair path) and the
+camera's static view (``camera.StaticView``) are checked against the one-at-a-time versions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mmsight.radar import RadarConfig
+from mmsight.sim import radar_render as rr
+from mmsight.sim import scattering as sc
+from mmsight.sim.body import BodyShape
+from mmsight.sim.camera import Light, Lighting, PinholeCamera, RenderOptions, StaticView, render_rgbd, sample_looks
+from mmsight.sim.geometry import Boxes, Capsules, Ellipsoids, Quads, SceneGeometry, ray_cast, room_geometry
+from mmsight.sim.skeleton import N_JOINTS
+
+FIELDS = ("positions", "velocities", "rcs", "segment", "kind", "person", "source", "path", "normals", "accelerations")
+
+
+@pytest.fixture(scope="module")
+def cfg() -> RadarConfig:
+    return RadarConfig.preset("iwr6843isk")
+
+
+@pytest.fixture(scope="module")
+def body() -> BodyShape:
+    return BodyShape.from_anthropometry(1.75, 70.0)
+
+
+def _walker(body: BodyShape, xy, vel, n=3, dt=0.1, heading=math.pi):
+    t = np.arange(n) * dt
+    root = np.array([xy[0], xy[1], body.root_height]) + t[:, None] * np.asarray(vel, dtype=float)
+    return body.pose(np.zeros((n, N_JOINTS, 3)), root, heading, times=t)
+
+
+def _same(a: sc.Scatterers, b: sc.Scatterers, rtol: float = 1e-12) -> None:
+    assert len(a) == len(b)
+    for f in FIELDS:
+        x, y = getattr(a, f), getattr(b, f)
+        if x.dtype.kind == "f":
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-15 * max(1.0, float(np.abs(x).max(initial=0))))
+        else:
+            np.testing.assert_array_equal(x, y)
+
+
+def test_person_views_equal_one_view_at_a_time(cfg, body):
+    pb = _walker(body, (0.4, 3.0), (0.3, -1.2, 0.0))
+    objects = (sc.CarriedObject("handgun", "chest_left"), sc.CarriedObject("phone", "pocket_right"))
+    clothing = sc.Clothing.outfit("fleece", "denim")
+    geo = sc.person_geometry(pb, 1, objects)
+    radar = np.array([0.0, 0.0, 1.2])
+    views = np.array([radar, [-3.0, 0.0, 1.2], [0.0, 0.0, -1.2], [0.6, 0.4, 1.5]])
+    models = [sc.FacetModel(n_specular=8, n_diffuse=4)] + [sc.FacetModel(n_specular=4, n_diffuse=1)] * 3
+    fl = sc.Fluctuation("lognormal", 5.5)
+    poses = [c.poses(pb, [0, 1, 2]) for c in objects]
+    kw = dict(objects=objects, object_poses=poses, skin=None, fluctuation=fl, garment_reflection=True, geometry=geo,
+              frame_period=None, bandwidth_hz=float(cfg.bandwidth), person=0)
+    many = sc.person_scatterers_views(pb, 1, views, clothing, cfg.center_frequency, np.random.default_rng(5),
+                                      facets=models, **kw)
+    gen = np.random.default_rng(5)
+    for v, model, got in zip(views, models, many):
+        one = sc.person_scatterers_room(pb, 1, v, clothing, cfg.center_frequency, gen, facets=model, **kw)
+        _same(one, got)
+    assert sum(np.any(s.kind == sc.KIND_OBJECT) for s in many) >= 1
+
+
+def test_one_pass_ghosts_equal_per_surface_ghosts(cfg, body):
+    pb = _walker(body, (0.3, 3.5), (0.0, -1.5, 0.0))
+    radar = np.array([0.0, 0.0, 1.2])
+    wall = rr.Surface.wall_y(4.5, "drywall", width=3.0, height=2.4)
+    mirrors = [rr.Surface.floor(), rr.Surface.wall_x(1.5, "metal"), rr.Surface.wall_x(-1.8, "drywall"), wall]
+    items = []
+    for k, surf in enumerate(mirrors):
+        for path in ("single", "double"):
+            view = rr.ghost_viewpoint(surf, radar, pb.segments.centers[1, 7], path)
+            src = sc.person_scatterers_room(pb, 1, view, sc.Clothing.outfit(), cfg.center_frequency,
+                                            np.random.default_rng(k), objects=(), object_poses=(), skin=None,
+                                            facets=sc.FacetModel(4, diffuse_fraction=0.1, n_diffuse=1),
+                                            fluctuation=None, garment_reflection=True,
+                                            geometry=sc.person_geometry(pb, 1), frame_period=None, bandwidth_hz=0.0,
+                                            person=0)
+            items.append((rr._group_ghost_sources(src), surf, path))
+    through = rr.Surface.wall_y(1.0, "plywood")
+    for w in (None, through):
+        one = sc.Scatterers.concatenate([rr.multipath_ghosts(s, radar, surf, cfg.center_frequency, path=p, wall=w,
+                                                             bandwidth_hz=float(cfg.bandwidth)) for s, surf, p in items])
+        many = rr._multipath_many(items, radar, cfg.center_frequency, wall=w, bandwidth_hz=float(cfg.bandwidth))
+        assert len(one) > 20
+        _same(one, many)
+    grouped = rr._group_ghost_sources_many([it[0] for it in items] + [sc.Scatterers.empty()])
+    for it, g in zip(items, grouped):
+        _same(rr._group_ghost_sources(it[0]), g)
+    assert len(grouped[-1]) == 0
+
+
+def test_out_of_range_ghost_jobs_change_nothing(cfg, body):
+    """A long room: the double bounce on the back wall is beyond the maximum range and is skipped."""
+    pb = _walker(body, (0.0, 4.0), (0.0, -1.0, 0.0))
+    T = sc.radar_mount(1.2)
+    back = rr.Surface("wall_back", (0.0, 9.0, 0.0), (0.0, 1.0, 0.0), "concrete")
+    scene = rr.RadarScene(T, people=(rr.Person(pb),), surfaces=(rr.Surface.floor(), back), multipath=True,
+                          fluctuation=sc.Fluctuation())
+    cache = rr._frame_cache(scene, 1, cfg.center_frequency, cfg.bandwidth, np.random.default_rng(0))
+    jobs = rr._ghost_jobs(scene, 1, T[:3, 3], cache, 0.98 * cfg.max_range)
+    assert [j.dead for j in jobs] == [False, False, False, True]
+    full = rr.scene_scatterers(scene, 1, cfg, np.random.default_rng(2))
+    # the same frame without the range test keeps nothing more (scene_scatterers drops those ghosts)
+    cache = rr._frame_cache(scene, 1, cfg.center_frequency, cfg.bandwidth, np.random.default_rng(2))
+    people, ghosts = rr._people_and_ghosts(scene, 1, T[:3, 3], cache, None)
+    allsc = sc.Scatterers.concatenate(people + ghosts).transformed(sc.invert_transform(T))
+    keep = (allsc.positions[:, 1] > 1e-3) & (allsc.ranges > 0.05) & (allsc.ranges < 0.98 * cfg.max_range)
+    _same(full, allsc.select(keep & (allsc.rcs > scene.min_rcs)))
+
+
+def test_pair_kernels_equal_per_primitive_kernels():
+    rng = np.random.default_rng(0)
+    n = 12
+    c = rng.uniform(-1, 1, (n, 3)) + [0, 5, 0]
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    geo = (SceneGeometry()
+           .add(Ellipsoids(c, np.broadcast_to(q, (n, 3, 3)), rng.uniform(0.1, 0.4, (n, 3))), material="skin",
+                kind="body", object_id=0)
+           .add(Boxes(c[:4] + 0.3, np.broadcast_to(q, (4, 3, 3)), rng.uniform(0.1, 0.3, (4, 3))), material="metal",
+                kind="object", object_id=1)
+           .add(Capsules(c[4:8], c[4:8] + 0.3, rng.uniform(0.05, 0.2, 4)), material="wood", kind="furniture", object_id=2)
+           .add(Quads(c[8:], np.full((4, 3), [0.3, 0, 0]), np.full((4, 3), [0, 0, 0.3])), material="glass", kind="wall",
+                object_id=3))
+    d = rng.standard_normal((300, 3)) * [0.3, 1.0, 0.3] + [0, 1, 0]
+    o = rng.uniform(-0.1, 0.1, (300, 3))
+    import mmsight.sim.geometry as G
+
+    def cast() -> list:
+        return [ray_cast(geo, np.zeros(3), d), ray_cast(geo, o, d, t_max=5.5, t_min=0.01)]
+
+    few = cast()  # few rays per primitive: the gathered pair kernels
+    old = G._PAIR_LIMIT
+    G._PAIR_LIMIT = 0  # every primitive through its own kernel, one call each
+    try:
+        ref = cast()
+    finally:
+        G._PAIR_LIMIT = old
+    for a, b in zip(few, ref):
+        assert np.sum(b.hit) > 30
+        np.testing.assert_array_equal(a.primitive, b.primitive)
+        np.testing.assert_allclose(a.t[a.hit], b.t[b.hit], rtol=1e-12)
+        np.testing.assert_allclose(a.normal, b.normal, atol=1e-12)
+
+
+def test_static_view_renders_the_same_image(body):
+    room = room_geometry((-3.0, 3.0), (0.0, 8.0), 2.8)
+    room = room.add(Boxes.from_min_max([[1.0, 4.0, 0.0]], [[1.8, 4.6, 0.75]]), material="wood", kind="furniture",
+                    object_id=101)
+    cam = PinholeCamera.from_fov(64, 48, np.radians(69), (0.0, 0.05, 1.4), (0.0, 4.0, 1.0))
+    lights = Lighting([0.2, 0.2, 0.2], (Light("point", [0.5, 2.5, 2.6], [3.0, 3.0, 3.0]),))
+    looks = dict(sample_looks(room, 1))
+    view = StaticView(cam, room)
+    for k, xy in enumerate([(0.0, 3.0), (1.4, 4.9), (-0.5, 7.0)]):  # in front, partly behind the table, far
+        pb = _walker(body, xy, (0.0, 0.0, 0.0), n=1)
+        person = SceneGeometry().add_body(pb.segments, 0, object_id=0, material="denim")
+        looks.update(sample_looks(person, 7))
+        geo = room.extend(person)
+        for opt in (RenderOptions.ideal(), RenderOptions()):
+            a = render_rgbd(cam, geo, looks, lights, k, options=opt)
+            b = render_rgbd(cam, geo, looks, lights, k, options=opt, static=view)
+            np.testing.assert_array_equal(a.rgb, b.rgb)
+            np.testing.assert_array_equal(a.depth, b.depth)
+            np.testing.assert_array_equal(a.mask, b.mask)
+    # a geometry that does not start with the view's: rendered in full (same as without the view)
+    other = SceneGeometry().add_body(pb.segments, 0, object_id=0).extend(room)
+    a = render_rgbd(cam, other, looks, lights, 3, options=RenderOptions.ideal())
+    b = render_rgbd(cam, other, looks, lights, 3, options=RenderOptions.ideal(), static=view)
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert not view.matches(cam, other)
