@@ -1059,7 +1059,6 @@ def _render_static_view(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_render_layers` for an opaque scene whose static part is cast already (``static``): cast
     the other primitives in front of the static hits, shade only the pixels they take."""
-    n_pix = len(dirs)
     n_st = len(static.geometry)
     sh = static.hits
     # the static pixels' shading depends only on their looks, the lights and the camera
@@ -1127,7 +1126,6 @@ def render_rgbd(
     g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     opt = options or RenderOptions()
     h_img, w_img = camera.height, camera.width
-    n_pix = h_img * w_img
     prim_looks = _resolve_looks(geometry, appearances, g)
     looks: list[SurfaceLook] = []
     look_of_prim = np.zeros(len(prim_looks), dtype=np.int64)
