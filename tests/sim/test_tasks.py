@@ -230,3 +230,15 @@ def test_rehab_sequence() -> None:
         assert np.count_nonzero(np.abs(fm[f].reshape(64, 5)).sum(axis=1)) <= n
     assert 1 <= rec.sequence_labels["movement"] <= 10
     assert rec.calibration["radar_config"]["name"] == "iwr1443boost"
+
+
+def test_frame_rates_above_25_fps_render() -> None:
+    """The +-20 ms velocity instants of neighbouring frames interleave above 25 fps (RadHAR runs at 30)."""
+    from mmsight.sim.tasks import get_task, load_config
+
+    task = get_task("rehab")
+    cfg = load_config("rehab", {"fps": 30.0, "n_frames": 3}, tiny=True)
+    spec = task.sequence_plan(cfg, 1, seed=0)[0]
+    record = task.make_sequence(spec)
+    assert record.n_frames == 3
+    np.testing.assert_allclose(np.diff(record.timestamps), 1 / 30.0, rtol=1e-6)

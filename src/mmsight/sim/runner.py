@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 __all__ = ["SimulationResult", "simulate", "manifest_config"]
 
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain
 """Bumped when a change alters what a given seed produces."""
 
 

@@ -330,6 +330,14 @@ class Rendered:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _take_posed(posed: Any, index: np.ndarray) -> Any:
+    """The frames ``index`` (any order, repeats allowed) of a PosedBody."""
+    seg = posed.segments
+    seg2 = replace(seg, centers=seg.centers[index], axes=seg.axes[index])
+    return replace(posed, joints=posed.joints[index], joint_rotations=posed.joint_rotations[index], segments=seg2,
+                   times=None if posed.times is None else posed.times[index])
+
+
 def _slice_posed(posed: Any, a: int, b: int) -> Any:
     seg = posed.segments
     seg2 = replace(seg, centers=seg.centers[a:b], axes=seg.axes[a:b])
@@ -412,7 +420,10 @@ def render_sequence(
     posed = []
     for p in people:
         lo, hi = float(p.clip.times[0]), float(p.clip.times[-1])
-        posed.append(p.clip.resample(np.clip(tri, lo, hi)).pose())
+        # Above 1 / (2 h) fps the +-h instants of neighbouring frames interleave (and clipping at the
+        # clip's ends repeats instants): pose each distinct instant once, then pick them in order.
+        instants, order = np.unique(np.clip(tri, lo, hi), return_inverse=True)
+        posed.append(_take_posed(p.clip.resample(instants).pose(), order))
     timings["motion"] += _time.perf_counter() - t0
     out = Rendered(times=t, joints_room=[pb.joints[1::3].copy() for pb in posed])
 
