@@ -5,7 +5,9 @@ Public names are re-exported lazily (PEP 562): ``import mmsight.joints`` costs n
 loaded only by the modules that need it). To export a name, add it to ``_EXPORTS``.
 
 Modules: ``descriptors`` (eq. 1-3, joint types), ``divergence`` (KL, Jeffrey, eq. 16-18 bound),
-``losses`` (eq. 12-14 Hungarian L1, OPL of eq. 5), ``gmm`` (BIC mixtures, pose-basis clusters).
+``losses`` (eq. 12-14 Hungarian L1, OPL of eq. 5), ``gmm`` (BIC mixtures, pose-basis clusters);
+``model`` (the mmJoints network), ``pipeline`` (samples, checkpoints), ``training`` (staged
+training), ``downstream`` (refinement, activity), ``evaluate`` (metrics, tables, ``describe``).
 See ``docs/joints.md``.
 """
 
@@ -52,6 +54,23 @@ _EXPORTS: dict[str, str] = {
     "TopClusters": "gmm",
     "fit_gmm_bic": "gmm",
     "top_clusters_by_score": "gmm",
+    # the mmJoints network, training, downstream models and evaluation (docs/joints.md section 8)
+    "MMJoints": "model.mmjoints",
+    "MMJointsConfig": "model.config",
+    "load_config": "model.config",
+    "MMJointsBundle": "pipeline",
+    "build_samples": "pipeline",
+    "descriptor_targets": "pipeline",
+    "run_mmjoints": "pipeline",
+    "train_core": "training",
+    "train_mmjoints": "training",
+    "PoseRefiner": "downstream",
+    "ActivityLSTM": "downstream",
+    "smape": "evaluate",
+    "wmape": "evaluate",
+    "evaluate": "evaluate",
+    "evaluate_bundle": "evaluate",
+    "describe": "evaluate",
 }
 
 __all__ = sorted(_EXPORTS)
