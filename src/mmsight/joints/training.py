@@ -49,7 +49,7 @@ from mmsight.joints.downstream import (
 )
 from mmsight.joints.estimators.base import PoseEstimator
 from mmsight.joints.gmm import fit_gmm_bic, top_clusters_by_score
-from mmsight.joints.losses import basis_orthogonality_loss, orthogonal_projection_loss
+from mmsight.joints.losses import orthogonal_projection_loss
 from mmsight.joints.mars_data import MarsFrames
 from mmsight.joints.model.config import MMJointsConfig
 from mmsight.joints.model.distribution_generator import GMMParams, distribution_loss
