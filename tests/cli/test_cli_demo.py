@@ -12,7 +12,7 @@ from mmsight.radar import RadarConfig
 
 
 def test_demo_writes_figures_and_finds_people(tmp_path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--mars", str(tmp_path / "absent.npz")])
     assert result.exit_code == 0, result.output
     radar = tmp_path / "radar"
     for name in ("range_azimuth.png", "range_doppler.png", "point_cloud.png"):
@@ -28,3 +28,4 @@ def test_demo_writes_figures_and_finds_people(tmp_path) -> None:
     # the simulator's scene previews (RGB, depth, radar maps, point cloud, truth)
     for task in ("weapons", "wall"):
         assert (tmp_path / "simulator" / f"simulate_{task}.png").stat().st_size > 50_000, task
+    assert "skipped: no MARS-format file" in result.output  # said, not silently dropped

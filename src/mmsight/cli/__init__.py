@@ -7,6 +7,7 @@ import typer
 from mmsight import __version__
 from mmsight.cli.data import data_app
 from mmsight.cli.demo import demo_command
+from mmsight.cli.joints import joints_app
 from mmsight.cli.radar import radar_app
 from mmsight.cli.simulate import simulate_command
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(radar_app, name="radar")
 app.add_typer(data_app, name="data")
+app.add_typer(joints_app, name="joints")
 app.command("demo")(demo_command)
 app.command("simulate")(simulate_command)
 

@@ -4,7 +4,8 @@ Today: (1) a radar scene (two walking people made of distributed scatterers and 
 reflector) is turned into ADC samples by the forward model, processed by the signal chain, and
 the range-azimuth map, range-Doppler map and clustered point cloud are drawn next to the truth;
 (2) the simulator renders a scene of some task datasets (RGB, depth, radar maps, point cloud,
-ground truth) with ``mmsight.sim.preview.simulate_preview``. Each system adds its own part as it lands.
+ground truth) with ``mmsight.sim.preview.simulate_preview``; (3) mmJoints' shipped checkpoint describes
+every joint of the MARS validate frames with (x, y, z, xi, kappa) and draws a skeleton coloured by them.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def demo_command(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figures and summaries."),
     preset: str = typer.Option("iwr6843isk", "--preset", help="Radar preset for the simulated scene."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    mars: Path = typer.Option(
+        Path("../shared/data/mars/mars_train_validate.npz"), "--mars",
+        help="A MARS-format .npz for the mmJoints part (skipped with a note if absent).",
+    ),
     tasks: list[str] = typer.Option(
         ["weapons", "wall"], "--task", help="Simulator tasks whose scene preview is rendered (repeatable)."
     ),
@@ -137,4 +142,18 @@ def demo_command(
         table.add_row("  person truth", "x={:.2f} m  y={:.2f} m".format(*xy))
     for task, path in zip(tasks, previews):
         table.add_row(f"simulated scene: {task}", f"RGB, depth, range-azimuth map, point cloud, truth -> {path}")
+    if mars.is_file():
+        import torch
+
+        from mmsight.joints.evaluate import describe
+
+        torch.set_num_threads(1)
+        described = describe(mars, out / "joints", None, split="validate", fmt="npz", log=lambda _msg: None)
+        table.add_row(
+            "mmJoints (shipped checkpoint)",
+            "(x, y, z, xi, kappa) per joint of the MARS validate frames -> "
+            + ", ".join(str(p) for p in described["paths"].values()),
+        )
+    else:
+        table.add_row("mmJoints", f"skipped: no MARS-format file at {mars} (use --mars FILE)")
     console.print(table)

@@ -17,6 +17,27 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    # black-box pose estimators and MARS data (docs/joints_estimators.md)
+    "PoseEstimator": "estimators",
+    "CallableEstimator": "estimators",
+    "create_estimator": "estimators",
+    "available_estimators": "estimators",
+    "load_estimator": "estimators",
+    "save_estimator": "estimators",
+    "train_estimator": "estimators",
+    "evaluate_estimator": "estimators",
+    "pose_metrics": "estimators",
+    "CheckpointError": "estimators",
+    "load_mars_npz": "mars_data",
+    "MarsFrames": "mars_data",
+    "MARS19": "mars_data",
+    "MARS19_NAMES": "mars_data",
+    "MARS19_UPPER": "mars_data",
+    "MARS19_LOWER": "mars_data",
+    "feature_map_8x8x5": "mars_data",
+    "make_windows": "mars_data",
+    "WindowIndex": "mars_data",
+    "make_synthetic_frames": "mars_data",
     # descriptors
     "KINECT25_TORSO": "descriptors",
     "KINECT25_TO_MARS19": "descriptors",
