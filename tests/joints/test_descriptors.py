@@ -268,10 +268,11 @@ def test_bad_inputs_raise_value_error() -> None:
         fit_descriptor_reference(np.full((2, 25, 3), np.nan), POINTS, [0, 1, 3])
 
 
-MARS = Path("/work/shared/data/mars/mars_train_validate.npz")
+# the shared real data live beside the repository: <repo>/../shared/data
+MARS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mars" / "mars_train_validate.npz"
 
 
-@pytest.mark.skipif(not MARS.exists(), reason="MARS data not available")
+@pytest.mark.skipif(not MARS.exists(), reason="MARS data (<repo>/../shared/data/mars) not available")
 def test_mars_subset_reference_scale() -> None:
     """On 1500 MARS training frames: torso ~0.56 m, psi ~1e4 (xi saturates at scale 1)."""
     with np.load(MARS) as d:
