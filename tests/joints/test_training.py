@@ -12,7 +12,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from synth_mars import lookup_estimator, synthetic_frames  # noqa: E402
+from synth_mars import lookup_estimator  # noqa: E402
 
 from mmsight.joints.evaluate import evaluate_bundle  # noqa: E402
 from mmsight.joints.model.config import preset  # noqa: E402
@@ -29,14 +29,14 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return synthetic_frames(seed=0)
+def frames(synth_frames):
+    return synth_frames
 
 
 @pytest.fixture(scope="module")
-def trained(frames):
+def trained(frames, tiny_core):
     est = lookup_estimator(frames)
-    rep = train_mmjoints(frames, est, preset("tiny"), log=None)
+    rep = train_mmjoints(frames, est, preset("tiny"), core=tiny_core, log=None)
     return rep, est
 
 

@@ -1,6 +1,8 @@
 """``mmsight joints ...``: train, evaluate and apply mmJoints (sensing / reliability descriptors).
 
-* ``train``    - train mmJoints for one black-box estimator on a MARS-format file;
+* ``train``    - train mmJoints for one black-box estimator on a MARS-format file (in-sample, or
+  cross-fitted with ``--fold-estimator`` repeated ``K`` times);
+* ``train-folds`` - train the ``K`` fold estimators of a registered estimator for cross-fitting;
 * ``evaluate`` - every table figure of one or more checkpoints on any MARS-format file
   (``results.json`` + ``results.md``);
 * ``describe`` - ``(x, y, z, xi, kappa)`` per joint and frame, and a skeleton figure.
@@ -37,10 +39,20 @@ def train_command(
     ablations: bool = typer.Option(True, "--ablations/--no-ablations", help="Train the Table 10 variants."),
     downstream: bool = typer.Option(True, "--downstream/--no-downstream", help="Train the Sec. 8 models."),
     half: bool = typer.Option(False, "--half", help="Store float16 weights (half the size)."),
+    fold_estimator: Optional[list[Path]] = typer.Option(
+        None, "--fold-estimator", exists=True, dir_okay=False,
+        help="Cross-fitting: fold estimator .safetensors, repeated once per fold in fold order (fold k trained "
+             "without the runs of fold k, e.g. by `mmsight joints train-folds`). The surrogate, heads and "
+             "downstream models then learn from out-of-fold predictions; --estimator (trained on all training "
+             "data) is still the one used at inference."),
+    fold_seed: Optional[int] = typer.Option(None, "--fold-seed",
+                                            help="Seed of the fold assignment (default: the fold estimators' record, "
+                                                 "else 0)."),
 ) -> None:
     """Train mmJoints (all stages) for one estimator and save the checkpoint to OUT."""
     import torch
 
+    from mmsight.joints.crossfit import CrossFitError, fold_assignment, fold_info_of
     from mmsight.joints.estimators import load_estimator, train_estimator
     from mmsight.joints.mars_data import load_mars_npz
     from mmsight.joints.model.config import load_config
@@ -55,9 +67,55 @@ def train_command(
     else:
         _log(f"training the estimator {estimator!r} first")
         est = train_estimator(estimator, frames, estimator_epochs, seed=cfg.seed, log=_log).estimator
-    rep = train_mmjoints(frames, est, cfg, core=core_res, ablations=ablations, downstream=downstream, log=_log)
+    fold_ests, folds = None, None
+    if fold_estimator:
+        fold_ests = [load_estimator(p) for p in fold_estimator]
+        if fold_seed is not None:
+            rec = fold_info_of(fold_ests[0]) or {}
+            folds = fold_assignment(frames, int(rec.get("n_folds", len(fold_ests))), seed=fold_seed,
+                                    stratify=rec.get("stratify", "movement"))
+        _log(f"cross-fitting with {len(fold_ests)} fold estimators")
+    elif fold_seed is not None:
+        raise typer.BadParameter("--fold-seed needs --fold-estimator")
+    try:
+        rep = train_mmjoints(frames, est, cfg, core=core_res, ablations=ablations, downstream=downstream,
+                             fold_estimators=fold_ests, folds=folds, log=_log)
+    except CrossFitError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fold-estimator") from exc
     rep.bundle.save(out, dtype="float16" if half else "float32")
     _log(f"saved {out} ({rep.bundle.size_bytes() / 1e6:.2f} MB) in {rep.info['timings_s']['total']:.0f} s")
+
+
+@joints_app.command("train-folds")
+def train_folds_command(
+    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="MARS-format .npz (train split used)."),
+    out: Path = typer.Option(..., "--out", help="Directory for fold0.safetensors ... and folds.json."),
+    estimator: str = typer.Option("mars_cnn", "--estimator", help="Registered estimator name."),
+    n_folds: int = typer.Option(4, "--n-folds", help="K: folds of training runs (recordings)."),
+    epochs: int = typer.Option(..., "--epochs", help="Fixed epochs per fold estimator (no model selection)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold estimators (weights, batches, dropout)."),
+    fold_seed: int = typer.Option(0, "--fold-seed", help="Seed of the fold assignment."),
+    fold: Optional[list[int]] = typer.Option(None, "--fold", help="Train only these folds (repeatable)."),
+    half: bool = typer.Option(False, "--half", help="Store float16 weights."),
+) -> None:
+    """Train the K fold estimators for cross-fitting (fold k without the training runs of fold k)."""
+    import json
+
+    import torch
+
+    from mmsight.joints.crossfit import fold_assignment, train_fold_estimators
+    from mmsight.joints.mars_data import load_mars_npz
+
+    torch.set_num_threads(1)
+    frames = load_mars_npz(data)
+    folds = fold_assignment(frames, n_folds, seed=fold_seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "folds.json").write_text(json.dumps(folds.to_dict(), indent=1))
+    _log(f"{n_folds} folds of {len(folds.runs)} training runs, windows per fold {folds.counts(frames)}; "
+         f"signature {folds.signature}")
+    train_fold_estimators(estimator, frames, folds, epochs, seed=seed, out_dir=out, folds=fold,
+                          dtype="float16" if half else "float32", log=_log)
+    _log(f"wrote {out}")
 
 
 @joints_app.command("evaluate")

@@ -359,7 +359,9 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data: str | os.PathLike, 
         results["checkpoints"][name] = {"path": os.fspath(ck), "config": bundle.config.to_dict(),
                                         "estimator": bundle.estimator_info, "xi_scale": bundle.xi_scale,
                                         "reference": bundle.reference.to_dict(),
-                                        "training": bundle.meta.get("training", {})}
+                                        "training": bundle.meta.get("training", {}),
+                                        "training_targets": bundle.meta.get("training_targets", "in_sample"),
+                                        "cross_fit": bundle.meta.get("cross_fit")}
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=1, default=_json_default)
@@ -376,6 +378,17 @@ def _json_default(o: Any) -> Any:
     raise TypeError(type(o).__name__)
 
 
+def _targets_note(name: str, ck: dict[str, Any]) -> str:
+    cf = ck.get("cross_fit")
+    if ck.get("training_targets") == "out_of_fold" and cf:
+        k = cf.get("assignment", {}).get("n_folds")
+        return (f"{name}: out-of-fold predictions, K = {k} folds of runs (training-window MPJPE "
+                f"{cf.get('mpjpe_cm_out_of_fold', float('nan')):.2f} cm out-of-fold vs "
+                f"{cf.get('mpjpe_cm_in_sample', float('nan')):.2f} cm in-sample)")
+    mp = ck.get("training", {}).get("train_estimator_mpjpe_cm")
+    return f"{name}: in-sample predictions" + (f" (training-window MPJPE {mp:.2f} cm)" if mp is not None else "")
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """The main tables of a ``results.json`` as Markdown."""
     est = results.get("estimators", {})
@@ -389,6 +402,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {n} | {r['n_samples']} | {t['xi']['smape']:.2f} | {t['kappa']['smape']:.2f} | "
                      f"{t['xi']['wmape']:.2f} | {t['kappa']['wmape']:.2f} | {t['xi_unit']['wmape']:.2f} | "
                      f"{b.get('xi_train_mean', {}).get('wmape', float('nan')):.2f} | {b['kappa_one']['wmape']:.2f} |")
+    cks = results.get("checkpoints", {})
+    if cks:
+        lines += ["", "Estimator stages trained on: "
+                  + "; ".join(_targets_note(n, c) for n, c in cks.items()) + "."]
     lines += ["", "## Surrogate pose (Table 6) and ablations (Table 10)", "",
               "| estimator | latent MSE estimate | latent MSE surrogate | + divergence only | heads MSE p_pred | + signal | + p_refine |",
               "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -33,7 +33,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -833,9 +833,26 @@ def train_mmjoints(
     split: Any = "train",
     ablations: bool = True,
     downstream: bool = True,
+    fold_estimators: Sequence[PoseEstimator] | None = None,
+    folds: Any = None,
     log: Log = print,
 ) -> TrainReport:
     """Train mmJoints for one black-box estimator (all stages, or the estimator stages on ``core``).
+
+    **In-sample (default).** The surrogate, heads, ablation variants and downstream models learn
+    from ``estimator``'s outputs on the training windows. If ``estimator`` was fitted on those
+    frames, its errors there are smaller than on new data, and kappa comes out optimistic
+    (docs/joints.md, section 8.7, deviation 10). This is the only option for a pure black box.
+
+    **Cross-fitted** (``fold_estimators``). ``K`` estimators of the same kind, fold ``k``'s trained
+    without the runs of fold ``k`` of ``folds`` (a :class:`mmsight.joints.crossfit.FoldAssignment`;
+    :func:`mmsight.joints.crossfit.train_fold_estimators` trains them for the registered
+    estimators). Every training window then gets the prediction of the estimator that did not see
+    its run, and the estimator stages learn from those out-of-fold predictions; ``estimator``
+    (trained on all training data) is still the one stored in the checkpoint and used at inference
+    and evaluation. ``folds=None`` rebuilds the assignment from the fold estimators' records
+    (``K``, seed, stratification) or, for estimators without one, ``fold_assignment(frames, K)``.
+    The assignment, the fold sizes and the out-of-fold errors go to ``bundle.meta["cross_fit"]``.
 
     Args:
         frames: MARS-format recordings (training split used; validation is never touched here).
@@ -846,13 +863,24 @@ def train_mmjoints(
         ablations: also train the Table 10 variants (surrogate without the signal feature; heads
             from ``p_pred`` only and from ``p_pred`` + signal).
         downstream: also train the refinement MLPs and the activity LSTMs.
+        fold_estimators: cross-fitting (see above), one estimator per fold in fold order.
+        folds: the fold assignment of ``fold_estimators``.
         log: progress printer.
 
     Returns:
         :class:`TrainReport` whose ``bundle`` can be saved with ``bundle.save(directory)``.
+
+    Raises:
+        mmsight.joints.crossfit.CrossFitError: fold estimators that do not match the assignment
+            (count, missing fold, a fold estimator trained on its own fold, another window).
     """
     cfg = config
     t_all = time.perf_counter()
+    assignment = None
+    if fold_estimators is not None:  # validate before any training
+        assignment = _resolve_folds(frames, estimator, fold_estimators, folds, split)
+    elif folds is not None:
+        raise ValueError("folds given without fold_estimators")
     if core is None:
         core = train_core(frames, cfg, split=split, log=log)
     elif core.model.config.to_dict() != cfg.to_dict():
@@ -864,14 +892,20 @@ def train_mmjoints(
         t = time.perf_counter()
         samples = build_samples(frames, cfg.signal.window, split, estimator=estimator, max_points=cfg.signal.max_points,
                                 max_samples=cfg.max_train_windows, seed=cfg.seed)
+        cross_fit: dict[str, Any] | None = None
+        if assignment is not None:
+            cross_fit = _apply_cross_fitting(samples, assignment, fold_estimators, log)
+            info["cross_fit"] = cross_fit
         xi_scale = xi_scale_value(cfg.heads.xi_scale, core.reference)
         targets = descriptor_targets(samples, core.reference, xi_scale, cfg.heads.units_per_metre)
         timings["estimator_predictions"] = time.perf_counter() - t
         info["n_train_samples"] = len(samples)
+        info["training_targets"] = "out_of_fold" if cross_fit is not None else "in_sample"
         err = np.linalg.norm(samples.pred - samples.gt, axis=-1)
         info["train_estimator_mpjpe_cm"] = float(err.mean() * 100)
         if log:
-            log(f"[{estimator.name}] {len(samples)} training windows, estimator MPJPE on them "
+            kind = "out-of-fold" if cross_fit is not None else "in-sample"
+            log(f"[{estimator.name}] {len(samples)} training windows, {kind} estimator MPJPE on them "
                 f"{err.mean() * 100:.2f} cm; mean xi {targets.xi.mean():.3f}, mean kappa {targets.kappa.mean():.3f}")
 
         p_gt, _ = encode_poses(model.pose_vae, samples.gt)
@@ -925,9 +959,66 @@ def train_mmjoints(
             timings["downstream"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     bundle.meta = {"training": _jsonable(_summary(info)), "estimator": estimator.name, "core": _jsonable(core.info),
+                   "training_targets": info["training_targets"], "cross_fit": _jsonable(cross_fit),
                    "train_means": {"xi": targets.xi.mean(0).tolist(), "kappa": targets.kappa.mean(0).tolist(),
                                    "xi_unit": targets.xi_unit.mean(0).tolist()}}
     return TrainReport(bundle=bundle, info=info)
+
+
+def _resolve_folds(frames: MarsFrames, estimator: PoseEstimator, fold_estimators: Sequence[PoseEstimator],
+                   folds: Any, split: Any) -> Any:
+    """The fold assignment of ``fold_estimators`` (given, or rebuilt from their records), checked."""
+    from mmsight.joints.crossfit import (
+        CrossFitError,
+        FoldAssignment,
+        check_fold_estimators,
+        fold_assignment,
+        fold_info_of,
+    )
+
+    ests = list(fold_estimators)
+    if not ests:
+        raise CrossFitError("fold_estimators is empty: give one estimator per fold, or None for in-sample training")
+    if folds is None:
+        recs = [r for r in (fold_info_of(e) for e in ests) if r is not None]
+        k = int(recs[0]["n_folds"]) if recs else len(ests)
+        seed = int(recs[0].get("assignment_seed", 0)) if recs else 0
+        strat = recs[0].get("stratify", "movement") if recs else "movement"
+        folds = fold_assignment(frames, k, split=split, seed=seed, stratify=strat)
+    elif isinstance(folds, dict):
+        folds = FoldAssignment.from_dict(folds)
+    if not isinstance(folds, FoldAssignment):
+        raise TypeError("folds must be a FoldAssignment (or its to_dict())")
+    folds.check_frames(frames)
+    check_fold_estimators(ests, folds, estimator)
+    return folds
+
+
+def _apply_cross_fitting(samples: SampleSet, assignment: Any, fold_estimators: Sequence[PoseEstimator],
+                         log: Log) -> dict[str, Any]:
+    """Replace ``samples.pred`` by out-of-fold predictions; return the record stored in the checkpoint."""
+    from mmsight.joints.crossfit import fold_info_of, out_of_fold_predictions
+
+    ests = list(fold_estimators)
+    in_sample = samples.pred
+    oof, fold = out_of_fold_predictions(samples.frames, samples.windows, assignment, ests)
+    gt = samples.gt
+    err_in = np.linalg.norm(in_sample - gt, axis=-1).mean(axis=1)
+    err_oof = np.linalg.norm(oof - gt, axis=-1).mean(axis=1)
+    samples.pred = oof
+    per_fold = []
+    for k in range(assignment.n_folds):
+        m = fold == k
+        per_fold.append({"fold": k, "runs": assignment.held_out_runs(k).tolist(), "n_windows": int(m.sum()),
+                         "mpjpe_cm_in_sample": float(err_in[m].mean() * 100) if m.any() else None,
+                         "mpjpe_cm_out_of_fold": float(err_oof[m].mean() * 100) if m.any() else None,
+                         "estimator": getattr(ests[k], "name", type(ests[k]).__name__),
+                         "record": {kk: v for kk, v in (fold_info_of(ests[k]) or {}).items() if kk != "held_out_runs"}})
+        if log:
+            log(f"[cross-fit] fold {k}: {int(m.sum())} windows, {len(per_fold[-1]['runs'])} runs; MPJPE in-sample "
+                f"{per_fold[-1]['mpjpe_cm_in_sample']:.2f} cm, out-of-fold {per_fold[-1]['mpjpe_cm_out_of_fold']:.2f} cm")
+    return {"assignment": assignment.to_dict(), "folds": per_fold, "n_windows": int(len(fold)),
+            "mpjpe_cm_in_sample": float(err_in.mean() * 100), "mpjpe_cm_out_of_fold": float(err_oof.mean() * 100)}
 
 
 def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str, np.ndarray], targets: Any,
@@ -971,6 +1062,7 @@ def _summary(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "n_train_samples": info.get("n_train_samples"),
         "train_estimator_mpjpe_cm": info.get("train_estimator_mpjpe_cm"),
+        "training_targets": info.get("training_targets"),
         "timings_s": {**{f"core_{k}": v for k, v in core.get("timings_s", {}).items()}, **info.get("timings_s", {})},
         "clusters": {k: core.get("clusters", {}).get(k) for k in ("n_clusters", "top")},
         "n_components": core.get("n_components"),

@@ -162,11 +162,15 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _train_stats(frames: MarsFrames, split: Any, index: WindowIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training mean pose ``[19, 3]`` and per-channel point mean/std ``[5]`` (train split only)."""
+def _train_stats(frames: MarsFrames, split: Any, index: WindowIndex,
+                 exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training mean pose ``[19, 3]`` and per-channel point mean/std ``[5]`` (train split only,
+    without the ``exclude`` frames)."""
     mean_pose = frames.joints[index.targets].mean(axis=0)
     in_split = np.zeros(frames.n_frames, dtype=bool)
     in_split[make_windows(frames, 1, split, require_target=False).targets] = True
+    if exclude is not None:
+        in_split &= ~exclude
     pts = frames.points[np.repeat(in_split, frames.n_points)].astype(np.float64)
     return mean_pose, pts.mean(axis=0), pts.std(axis=0)
 
@@ -189,6 +193,8 @@ def train_estimator(
     max_val_windows: int | None = None,
     windows_per_epoch: int | None = None,
     time_limit_s: float | None = None,
+    exclude_frames: np.ndarray | None = None,
+    select_on_validate: bool = True,
     log: Callable[[str], None] | None = print,
     **cfg: Any,
 ) -> TrainResult:
@@ -211,6 +217,14 @@ def train_estimator(
             instead of using them all (default: ``train_defaults``, else all). Consecutive windows
             overlap in all but one frame, so this mostly trades redundant passes for wall time.
         time_limit_s: stop (keeping the best weights) when this much time has passed.
+        exclude_frames: ``bool [F]`` frames of ``frames`` to leave out of training: no window
+            ending in them is a training target and their points do not enter the input statistics
+            (cross-fitting: :mod:`mmsight.joints.crossfit` passes the held-out fold's runs; windows
+            never cross runs, so no held-out frame reaches the model at all).
+        select_on_validate: False = no model selection: train exactly ``epochs`` epochs (no
+            patience), keep the last weights and skip the per-epoch validation pass
+            (``best_val_mae_cm`` is then NaN). Used for fold estimators, with the epoch count the
+            selected full-data model needed.
         log: progress printer (None = silent).
 
     Returns:
@@ -234,14 +248,24 @@ def train_estimator(
     rng = np.random.default_rng(seed)
 
     tr_idx = make_windows(frames, est.window, train_split)
+    n_excluded = 0
+    if exclude_frames is not None:
+        exclude_frames = np.asarray(exclude_frames, dtype=bool)
+        if exclude_frames.shape != (frames.n_frames,):
+            raise ValueError(f"exclude_frames must be bool [{frames.n_frames}], got shape {exclude_frames.shape}")
+        keep_w = ~exclude_frames[tr_idx.frames].any(axis=1)
+        n_excluded = int((~keep_w).sum())
+        tr_idx = WindowIndex(tr_idx.frames[keep_w], tr_idx.k, tr_idx.n_candidates, tr_idx.n_short_run_start,
+                             tr_idx.n_nan_target)
     va_idx = make_windows(val_frames, est.window, val_split)
     if len(tr_idx) == 0:
         raise ValueError(f"no training windows with valid joints in split {train_split!r}")
-    if len(va_idx) == 0:
+    if select_on_validate and len(va_idx) == 0:
         raise ValueError(f"no validation windows with valid joints in split {val_split!r}")
     counts = {"train_windows": len(tr_idx), "train_nan_targets": tr_idx.n_nan_target,
               "train_short_run_start": tr_idx.n_short_run_start, "val_windows": len(va_idx),
-              "val_nan_targets": va_idx.n_nan_target, "val_short_run_start": va_idx.n_short_run_start}
+              "val_nan_targets": va_idx.n_nan_target, "val_short_run_start": va_idx.n_short_run_start,
+              "train_excluded_windows": n_excluded}
     tr_rows = tr_idx.frames
     if max_train_windows is not None and len(tr_idx) > max_train_windows:
         tr_rows = tr_rows[np.sort(rng.choice(len(tr_idx), max_train_windows, replace=False))]
@@ -253,12 +277,14 @@ def train_estimator(
     counts["train_windows_used"] = int(len(tr_rows))
     counts["val_windows_used"] = len(va_sub)
 
-    mean_pose, pmean, pstd = _train_stats(frames, train_split, tr_idx)
+    mean_pose, pmean, pstd = _train_stats(frames, train_split, tr_idx, exclude_frames)
     est.prepare(mean_pose, pmean, pstd)
     loss_j = np.arange(est.n_joints) if est.loss_joints is None else np.asarray(est.loss_joints)
     va_gt = val_frames.joints[va_sub.targets]
 
     def val_mae() -> float:
+        if not select_on_validate:
+            return math.nan
         pred = predict_windows(est, val_frames, va_sub)
         return pose_metrics(pred, va_gt, loss_j, ())["mae_cm"]
 
@@ -312,6 +338,15 @@ def train_estimator(
             mae = val_mae()
             result.history.append({"epoch": epoch, "train_loss": tot / max(nb, 1), "val_mae_cm": mae,
                                    "seconds": time.perf_counter() - te})
+            if not select_on_validate:  # fixed epochs: the last weights are kept
+                best_epoch = epoch
+                if log:
+                    log(f"[{est.name}] epoch {epoch:3d}  train MSE {tot / max(nb, 1):.5f} m^2  "
+                        f"({time.perf_counter() - te:.1f} s)")
+                if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+                    stopped = "time_limit"
+                    break
+                continue
             improved = mae < best - min_delta_cm
             if improved:
                 best, best_epoch, since = mae, epoch, 0
@@ -329,8 +364,11 @@ def train_estimator(
                 break
     finally:
         torch.random.set_rng_state(gen_state)
+    if not select_on_validate:
+        best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     model.eval()
-    result.best_epoch, result.best_val_mae_cm, result.stopped = best_epoch, best, stopped
+    result.best_epoch, result.stopped = best_epoch, stopped
+    result.best_val_mae_cm = best if select_on_validate else math.nan
     result.seconds = time.perf_counter() - t0
     return result
