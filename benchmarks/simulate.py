@@ -5,10 +5,16 @@ ADC cube (:func:`mmsight.radar.simulate_adc`) -> signal chain (one pass: the ran
 static clutter removal, the point cloud and range-Doppler map with it; ``ChainOptions.ra_clutter_removal``)
 -> RGB-D image at 128 x 128, for one person. Measured in this process with BLAS held to one thread (what one ``--workers`` process
 does), on each task's default configuration and on a "fast" variant (no multipath, 6 + 2 facets per
-segment, noise-free camera); motion synthesis is included (amortised over the sequence). Prints the
-time per stage and the frames per second; the goal is >= 50 synchronized frames/s per worker.
+segment, noise-free camera). Prints the time per stage and the frames per second; the goal is >= 50
+synchronized frames/s per worker.
 
-    python benchmarks/simulate.py                    # every task, 8 frames each
+Motion synthesis (the walk generator, ~0.1-0.3 s per walk) is included and amortised the way the
+datasets are produced: by default each measurement renders one sequence of the task's own length
+(weapons, wall, fall: 60 frames; gait: a 45-frame radar walk; rehab: 120 frames), so the motion of one
+sequence is spread over as many frames as in a dataset. ``--frames N`` overrides the length (shorter
+sequences pay more motion per frame).
+
+    python benchmarks/simulate.py                    # every task, the task's own sequence length
     python benchmarks/simulate.py --tasks weapons --frames 20
     python benchmarks/simulate.py --write            # also time mmsight.sim.runner.simulate end to end
 """
@@ -38,13 +44,17 @@ def _one_thread() -> None:
         pass
 
 
-def time_task(task: str, frames: int, variant: str, seed: int) -> dict[str, float]:
-    """Render ``frames`` frames of one sequence of ``task`` (radar + camera on every frame) and time the stages."""
+def time_task(task: str, frames: int | None, variant: str, seed: int) -> dict[str, float]:
+    """Render one sequence of ``task`` (radar + camera on every frame) and time the stages.
+
+    ``frames``: the sequence length; None = the task's default (its datasets' length)."""
     t = get_task(task)
     cfg = t.default_config()
-    over: dict[str, object] = {"n_frames": frames, "image_size": 128, "camera": True}
-    if task == "gait":
-        over["camera_frames"] = frames
+    over: dict[str, object] = {"image_size": 128, "camera": True}
+    if frames is not None:
+        over["n_frames"] = frames
+        if task == "gait":
+            over["camera_frames"] = frames
     if variant == "fast":
         over.update(multipath=False, facets_specular=6, facets_diffuse=2, camera_noise=False)
     cfg = replace(cfg, **over)
@@ -106,21 +116,23 @@ def time_write(task: str, sequences: int, workers: int, seed: int) -> tuple[floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", nargs="*", default=list(TASK_NAMES), choices=TASK_NAMES)
-    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=None,
+                    help="frames per sequence (default: the task's own sequence length)")
     ap.add_argument("--variants", nargs="*", default=["default", "fast"], choices=["default", "fast"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true", help="also time simulate() end to end (1 and 2 workers)")
     args = ap.parse_args()
     _one_thread()
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}; one BLAS thread; {args.frames} frames per measurement")
-    head = f"{'task':8s} {'variant':8s} {'motion':>7s} {'scatter+ADC':>12s} {'chain':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'points/frame':>12s}"
+          f"load average {os.getloadavg()[0]:.1f}; one BLAS thread; "
+          f"{args.frames or 'the task default'} frames per measurement")
+    head = f"{'task':8s} {'variant':8s} {'frames':>6s} {'motion':>7s} {'scatter+ADC':>12s} {'chain':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'points/frame':>12s}"
     print(head)
     print("-" * len(head))
     for task in args.tasks:
         for variant in args.variants:
             r = time_task(task, args.frames, variant, args.seed)
-            print(f"{task:8s} {variant:8s} {r['motion_ms']:6.1f}ms {r['radar_ms']:10.1f}ms {r['chain_ms']:7.1f}ms "
+            print(f"{task:8s} {variant:8s} {r['frames']:6d} {r['motion_ms']:6.1f}ms {r['radar_ms']:10.1f}ms {r['chain_ms']:7.1f}ms "
                   f"{r['camera_ms']:5.1f}ms {r['total_ms']:6.1f}ms {r['fps']:9.1f} {r['points']:12.1f}")
     if args.write:
         for w in (1, 2):

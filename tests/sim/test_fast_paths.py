@@ -177,3 +177,40 @@ def test_static_view_renders_the_same_image(body):
     b = render_rgbd(cam, other, looks, lights, 3, options=RenderOptions.ideal(), static=view)
     np.testing.assert_array_equal(a.rgb, b.rgb)
     assert not view.matches(cam, other)
+
+
+def test_forward_kinematics_equals_joint_by_joint_reference(body):
+    rng = np.random.default_rng(3)
+    t = 50
+    angles = rng.normal(scale=0.6, size=(t, N_JOINTS, 3))
+    angles[:, 5:20] = 0.0  # joints at rest take the identity shortcut
+    angles[7, 9, 1] = 0.2  # ... unless they move in any frame
+    root = rng.normal(size=(t, 3))
+    heading = rng.normal(size=t)
+    for args in ((angles, root, heading), (angles[0], root[0], 0.4), (np.zeros((4, N_JOINTS, 3)), root[:4], 0.0)):
+        p, g = body.forward_kinematics(*args)
+        p_ref, g_ref = body.forward_kinematics_reference(*args)
+        assert p.shape == p_ref.shape and g.shape == g_ref.shape
+        np.testing.assert_allclose(p, p_ref, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-14)
+
+
+def test_plant_feet_reusing_forward_kinematics_equals_recomputing(body):
+    from mmsight.sim.motion import gait as mg
+
+    params = mg.GaitParams()
+    _, cycle_dur, _ = params.cycle(body)
+    n = int(round(cycle_dur * mg._INTERNAL_RATE))
+    phase = np.arange(3 * n + 1) / n + 0.3
+    angles = mg._gait_angles(params, body, phase, 1.0, 1.0, -6.0)
+    duty, ta = params.duty_factor(body), params.timing_asymmetry
+    hard = mg._support_weights(phase, duty, ta, hard=True)
+    # reference: every step computes its own forward kinematics
+    root = mg._anchor(body, angles, hard)
+    ref = mg._lift_swing_feet(body, angles, root, hard, phase, duty, ta)
+    ref = mg._pin_leading_foot(body, ref, root, phase, duty, ta, mg._INTERNAL_RATE)
+    root_ref = mg._anchor(body, ref, hard)
+    ref = mg._lift_swing_feet(body, ref, root_ref, hard, phase, duty, ta)
+    out, root_out = mg._plant_feet(body, params, angles, phase, mg._INTERNAL_RATE)
+    np.testing.assert_allclose(root_out, root_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-10)

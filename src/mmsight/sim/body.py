@@ -327,6 +327,32 @@ def _capsule_radius(volume: np.ndarray, half_extent: np.ndarray) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
+_PARENTS = tuple(int(v) for v in JOINT_PARENTS)
+
+
+def _euler_xyz_cm(e: np.ndarray) -> np.ndarray:
+    """:func:`~mmsight.sim.skeleton.euler_xyz_to_matrix` in component-major layout: ``e`` ``[J, 3, T]``
+    -> ``[J, 3, 3, T]`` (the same formulas)."""
+    ca, cb, cc = np.cos(e[:, 0]), np.cos(e[:, 1]), np.cos(e[:, 2])
+    sa, sb, sc = np.sin(e[:, 0]), np.sin(e[:, 1]), np.sin(e[:, 2])
+    out = np.empty((e.shape[0], 3, 3) + e.shape[2:])
+    out[:, 0, 0] = cb * cc
+    out[:, 0, 1] = -cb * sc
+    out[:, 0, 2] = sb
+    out[:, 1, 0] = ca * sc + sa * sb * cc
+    out[:, 1, 1] = ca * cc - sa * sb * sc
+    out[:, 1, 2] = -sa * cb
+    out[:, 2, 0] = sa * sc - ca * sb * cc
+    out[:, 2, 1] = sa * cc + ca * sb * sc
+    out[:, 2, 2] = ca * cb
+    return out
+
+
+def _mat_cm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of 3 x 3 matrices stored component-major: ``a``, ``b`` ``[3, 3, T]`` -> ``[3, 3, T]``."""
+    return a[:, 0, None] * b[None, 0] + a[:, 1, None] * b[None, 1] + a[:, 2, None] * b[None, 2]
+
+
 @dataclass(frozen=True)
 class BodyShape:
     """One person's body: rest skeleton, segment geometry and masses.
@@ -571,6 +597,44 @@ class BodyShape:
         Returns:
             joints ``[T, J, 3]`` (m) and joint world rotations ``[T, J, 3, 3]``.
         """
+        a = np.asarray(angles, dtype=np.float64)
+        if a.ndim == 2:
+            a = a[None]
+        t_count = a.shape[0]
+        root = np.broadcast_to(np.asarray(root_position, dtype=np.float64), (t_count, 3))
+        head = np.broadcast_to(np.asarray(heading, dtype=np.float64), (t_count,))
+        if a.shape[1:] != (N_JOINTS, 3):
+            raise ValueError(f"angles must have shape [..., {N_JOINTS}, 3], got {a.shape}")
+        # Component-major layout, time last ([J, 3, 3, T]): each joint's rotation and position is a
+        # handful of whole-array operations over T (a stacked 3 x 3 matmul costs ~0.2 us per matrix).
+        # Joints whose angles are all zero (fingers, toes, ... in most motions) have the identity as
+        # local rotation: their world rotation is their parent's (exactly what the product gives).
+        moving = np.flatnonzero(np.any(a != 0.0, axis=(0, 2)))
+        local = np.zeros((N_JOINTS, 3, 3, t_count))
+        local[moving] = _euler_xyz_cm(np.moveaxis(a[:, moving] * ANATOMICAL_SIGNS[moving], 0, -1))  # [J, 3, 3, T]
+        rotates = np.zeros(N_JOINTS, dtype=bool)
+        rotates[moving] = True
+        g = np.empty((N_JOINTS, 3, 3, t_count))
+        p = np.empty((N_JOINTS, 3, t_count))
+        rz = np.moveaxis(rot_z(-head), 0, -1)
+        g[0] = _mat_cm(rz, local[0]) if rotates[0] else rz
+        p[0] = root.T
+        off = self.offsets
+        for j in range(1, N_JOINTS):
+            par = _PARENTS[j]
+            gp = g[par]
+            np.add(p[par], gp[:, 0] * off[j, 0] + gp[:, 1] * off[j, 1] + gp[:, 2] * off[j, 2], out=p[j])
+            if rotates[j]:
+                g[j] = _mat_cm(gp, local[j])
+            else:
+                g[j] = gp
+        return p.transpose(2, 0, 1), g.transpose(3, 0, 1, 2)  # [T, J, 3], [T, J, 3, 3] views (time-last memory)
+
+    def forward_kinematics_reference(
+        self, angles: np.ndarray, root_position: np.ndarray, heading: np.ndarray | float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`forward_kinematics` joint by joint with stacked matrix products (the reference the
+        component-major version is tested against; equal up to float rounding)."""
         a = np.asarray(angles, dtype=np.float64)
         if a.ndim == 2:
             a = a[None]

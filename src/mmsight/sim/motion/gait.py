@@ -418,16 +418,21 @@ def _cycle_frames(phase: np.ndarray, rate: float) -> float:
     return (phase.shape[0] - 1) / rate / max(phase[-1] - phase[0], 1e-9)
 
 
-def _anchor(body: BodyShape, angles: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _anchor(
+    body: BodyShape, angles: np.ndarray, weights: np.ndarray, fk: list | None = None
+) -> np.ndarray:
     """Root trajectory ``[T, 3]`` (treadmill frame, starting at x = y = 0) that keeps the supporting
     feet still and on the floor.
 
     Each foot's pinned point is its lowest sole point (heel, ball or toe); the root moves opposite
     to the support-weighted velocity of the pinned points, and its height puts the weighted pinned
-    height on the floor.
+    height on the floor. ``fk``: if given (a list), the root-free forward kinematics of ``angles``
+    (joints, rotations) is appended to it for reuse.
     """
     t_count = angles.shape[0]
-    joints, _ = body.forward_kinematics(angles, np.zeros((t_count, 3)), 0.0)
+    joints, rots = body.forward_kinematics(angles, np.zeros((t_count, 3)), 0.0)
+    if fk is not None:
+        fk.append((joints, rots))
     soles = joints[:, body.foot_contact_points()].reshape(t_count, 2, 3, 3)  # [T, foot, point, xyz]
     low = np.argmin(soles[..., 2], axis=2)  # [T, 2]
     rows = np.arange(t_count - 1)[:, None]
@@ -444,13 +449,18 @@ def _anchor(body: BodyShape, angles: np.ndarray, weights: np.ndarray) -> np.ndar
 def _lift_swing_feet(
     body: BodyShape, angles: np.ndarray, root: np.ndarray, weights: np.ndarray, phase: np.ndarray,
     duty: float, timing_asymmetry: float, clearance: float = 0.012,
+    fk: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Raise swing feet that would touch the floor: where a foot carries no weight and its lowest
     sole point is below a clearance profile (0 at toe-off and heel strike, ``clearance`` m at
     mid-swing), re-solve that leg by IK with the ankle lifted by the deficit (foot orientation and
-    knee direction kept). The root is not affected."""
+    knee direction kept). The root is not affected. ``fk``: the root-free forward kinematics of
+    ``angles`` (from :func:`_anchor`), translated by ``root`` instead of being recomputed."""
     out = angles.copy()
-    joints, rots = body.forward_kinematics(angles, root, 0.0)
+    if fk is None:
+        joints, rots = body.forward_kinematics(angles, root, 0.0)
+    else:
+        joints, rots = fk[0] + root[:, None, :], fk[1]
     soles = joints[:, body.foot_contact_points()].reshape(-1, 2, 3, 3)
     cycle_samples = (phase.shape[0] - 1) / max(phase[-1] - phase[0], 1e-9)
     for k, (side, offset) in enumerate((("left", 0.5 + timing_asymmetry), ("right", 0.0))):
@@ -484,11 +494,12 @@ def _plant_feet(
     duty = params.duty_factor(body)
     ta = params.timing_asymmetry
     hard = _support_weights(phase, duty, ta, hard=True)
-    root = _anchor(body, angles, hard)
-    angles = _lift_swing_feet(body, angles, root, hard, phase, duty, ta)
+    fk: list = []  # each anchoring's forward kinematics, reused by the following lift
+    root = _anchor(body, angles, hard, fk)
+    angles = _lift_swing_feet(body, angles, root, hard, phase, duty, ta, fk=fk.pop())
     angles = _pin_leading_foot(body, angles, root, phase, duty, ta, rate)
-    root = _anchor(body, angles, hard)
-    angles = _lift_swing_feet(body, angles, root, hard, phase, duty, ta)
+    root = _anchor(body, angles, hard, fk)
+    angles = _lift_swing_feet(body, angles, root, hard, phase, duty, ta, fk=fk.pop())
     return angles, root
 
 
