@@ -214,3 +214,39 @@ def test_plant_feet_reusing_forward_kinematics_equals_recomputing(body):
     out, root_out = mg._plant_feet(body, params, angles, phase, mg._INTERNAL_RATE)
     np.testing.assert_allclose(root_out, root_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-10)
+
+
+def test_camera_casts_moving_primitives_only_near_them(body):
+    from mmsight.sim.camera import _rays_near
+
+    cam = PinholeCamera.from_fov(96, 96, np.radians(90), (0.0, -0.5, 1.4), (0.2, 3.0, 1.0))
+    static = StaticView(cam, room_geometry((-3.0, 3.0), (-1.0, 8.0), 2.8))
+    for xy in ((0.4, 3.0), (-1.5, 1.2), (2.0, 6.5)):
+        pb = _walker(body, xy, (0.3, -1.2, 0.0), n=1)
+        geo = SceneGeometry().add_body(pb.segments, 0, object_id=0, material="skin")
+        geo = geo.add(Ellipsoids(np.array([[xy[0] + 0.6, xy[1], 0.9]]), np.eye(3)[None], np.array([[0.1, 0.2, 0.3]])),
+                      object_id=1, material="metal", kind="object")
+        near = _rays_near(geo, cam.position, static.unit_dirs)
+        full = ray_cast(geo, cam.position, static.unit_dirs, unit_dirs=True)
+        assert 0 < full.hit.sum() and set(np.flatnonzero(full.hit)) <= set(near.tolist())
+        assert len(near) < len(static.unit_dirs)
+        sub = ray_cast(geo, cam.position, static.unit_dirs[near], unit_dirs=True)
+        for f in ("t", "primitive", "point", "normal", "object_id"):
+            np.testing.assert_array_equal(getattr(sub, f), getattr(full, f)[near])
+
+
+def test_one_draw_sensor_noise_has_the_two_draw_distribution():
+    from scipy import stats
+
+    from mmsight.sim.camera import _sensor_noise, _sensor_noise_reference
+
+    for level in (0.0, 0.002, 0.05, 0.6, 1.3):
+        img = np.full((200, 200, 3), level)
+        a = _sensor_noise(img.copy(), 2500.0, 3.0, np.random.default_rng(1))
+        b = _sensor_noise_reference(img.copy(), 2500.0, 3.0, np.random.default_rng(2))
+        assert a.shape == b.shape
+        e = min(level, 1.0) * 2500.0
+        for x in (a, b):
+            assert abs(x.mean() - e / 2500.0) < 6 * math.sqrt(e + 9.0) / 2500.0 / math.sqrt(x.size)
+            assert abs(x.std() / (math.sqrt(e + 9.0) / 2500.0) - 1.0) < 0.01
+        assert stats.ks_2samp(a.ravel(), b.ravel()).pvalue > 1e-4

@@ -689,8 +689,8 @@ def depth_noise(
     """
     z = np.asarray(depth, dtype=np.float64)
     valid = z > 0
-    out = np.where(valid, z + model.sigma(z, incidence) * rng.standard_normal(z.shape), 0.0)
-    u = rng.random(z.shape)
+    out = np.where(valid, z + model.sigma(z, incidence) * rng.standard_normal(z.shape, dtype=np.float32), 0.0)
+    u = rng.random(z.shape, dtype=np.float32)
     span = max(model.hole_angle_full - model.hole_angle_start, 1e-6)
     p_hole = np.clip((incidence - model.hole_angle_start) / span, 0.0, 1.0)
     p_dark = 0.5 * np.clip((model.dark_albedo - albedo) / max(model.dark_albedo, 1e-12), 0.0, 1.0) * np.clip(z / 4.0, 0.25, 1.0)
@@ -1053,6 +1053,53 @@ def _shade_static(
     return _StaticImage(radiance, z, mask, incidence, albedo, gloss)
 
 
+def _sensor_noise(img: np.ndarray, full_well: float, read_noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Photon shot noise and read noise on an exposed linear image (overwritten): clip to [0, 1],
+    ``e = img * full_well`` electrons, ``e + sqrt(e) n0 + read_noise n1`` with independent standard
+    normals, back to [0, 1] units. The sum of the two noises is one normal of variance
+    ``e + read_noise^2``, drawn once per value (float32 draws)."""
+    e = np.clip(img, 0.0, 1.0, out=img)
+    e *= full_well
+    noise = rng.standard_normal(e.shape, dtype=np.float32)
+    e += np.sqrt(e + read_noise**2) * noise
+    e *= 1.0 / full_well
+    return e
+
+
+def _sensor_noise_reference(img: np.ndarray, full_well: float, read_noise: float, rng: np.random.Generator) -> np.ndarray:
+    """:func:`_sensor_noise` with two draws per value (shot and read noise separately); the reference
+    the one-draw version is tested against (same distribution, another random stream)."""
+    e = np.clip(img, 0.0, 1.0) * full_well
+    noise = rng.standard_normal((2,) + e.shape, dtype=np.float32)
+    return (e + np.sqrt(e) * noise[0] + read_noise * noise[1]) / full_well
+
+
+def _rays_near(geometry: SceneGeometry, origin: np.ndarray, unit_dirs: np.ndarray) -> np.ndarray:
+    """Indices of the rays ``origin + t unit_dirs`` that may meet a primitive of ``geometry``: those inside
+    the cone from ``origin`` around a sphere enclosing all primitives of one object (conservative: each
+    primitive's bounding sphere lies in its object's sphere, and the cone is widened by 1e-4 in cos)."""
+    n = len(unit_dirs)
+    if len(geometry) == 0:
+        return np.zeros(0, dtype=np.int64)
+    c, r = geometry.bounding_spheres()
+    if not np.all(np.isfinite(r)):
+        return np.arange(n)
+    keep = np.zeros(n, dtype=bool)
+    ids = geometry.object_id
+    for obj in np.unique(ids):
+        sel = ids == obj
+        lo, hi = c[sel].min(axis=0) - r[sel].max(), c[sel].max(axis=0) + r[sel].max()
+        centre = 0.5 * (lo + hi)
+        radius = float(np.max(np.linalg.norm(c[sel] - centre, axis=1) + r[sel])) * (1.0 + 1e-6) + 1e-6
+        rel = centre - origin
+        dist = float(np.linalg.norm(rel))
+        if dist <= radius * 1.01 + 1e-3:  # the camera is (nearly) inside the object's sphere
+            return np.arange(n)
+        cos_a = math.sqrt(max(1.0 - (radius / dist) ** 2, 0.0))
+        keep |= unit_dirs @ (rel / dist) >= cos_a - 1e-4
+    return np.flatnonzero(keep)
+
+
 def _render_static_view(
     static: StaticView, geometry: SceneGeometry, dirs: np.ndarray, zf: np.ndarray, prim_looks: list[SurfaceLook],
     looks: list[SurfaceLook], tables: dict[str, np.ndarray], lighting: Lighting, fx: float, opt: RenderOptions,
@@ -1074,14 +1121,19 @@ def _render_static_view(
         return radiance, depth, mask, incidence, albedo, gloss
     # moving primitives, only in front of the static hits
     # (the static view's directions were normalised by its own cast: the same unit vectors)
-    dh = ray_cast(tail_geometry(geometry, n_st), static.camera.position, static.unit_dirs,
-                  t_max=np.where(sh.hit, sh.t, np.inf), unit_dirs=True)
-    pix = np.flatnonzero(dh.hit)
-    if len(pix) == 0:
+    # Only the rays inside the cones of the moving objects' bounding spheres can hit them: cast those
+    # (the per-ray results do not depend on which other rays are cast).
+    tail = tail_geometry(geometry, n_st)
+    rays = _rays_near(tail, static.camera.position, static.unit_dirs)
+    dh = ray_cast(tail, static.camera.position, static.unit_dirs[rays],
+                  t_max=np.where(sh.hit[rays], sh.t[rays], np.inf), unit_dirs=True)
+    sub = np.flatnonzero(dh.hit)
+    if len(sub) == 0:
         return radiance, depth, mask, incidence, albedo, gloss
-    prim = dh.primitive[pix] + n_st
-    t = dh.t[pix]
-    hits = RayHits(t=t, primitive=prim, point=dh.point[pix], normal=dh.normal[pix], object_id=geometry.object_id[prim],
+    pix = rays[sub]
+    prim = dh.primitive[sub] + n_st
+    t = dh.t[sub]
+    hits = RayHits(t=t, primitive=prim, point=dh.point[sub], normal=dh.normal[sub], object_id=geometry.object_id[prim],
                    kind=geometry.kind[prim], material=geometry.material[prim])
     z = t * zf[pix]
     shaded = _shade(hits, np.arange(len(pix)), dirs[pix], z, looks, tables, geometry, lighting, fx, opt)
@@ -1170,26 +1222,23 @@ def render_rgbd(
             geometry, origin, dirs, zf, looks, tables, opacity, transparent, lighting, fx, opt)
 
     # exposure, white balance and sensor (linear domain)
+    # (white balance and exposure applied in one product: the mean luminance of radiance / wb is
+    # radiance @ (luma / wb))
     img = radiance.reshape(h_img, w_img, 3)
     wb = lighting.mean_colour() ** opt.white_balance
-    img = img / wb
-    lum = img @ _LUMA
     if opt.exposure is not None:
         exposure = opt.exposure
     else:
-        exposure = opt.target_grey / max(float(np.mean(lum)), 1e-6)
+        exposure = opt.target_grey / max(float(np.mean(radiance @ (_LUMA / wb))), 1e-6)
     if opt.exposure_jitter > 0:
         exposure *= float(np.exp(g.normal(0.0, opt.exposure_jitter)))
-    img = img * exposure
+    img = img * (exposure / wb)
     if opt.blur_sigma_px > 0:
         img = ndimage.gaussian_filter(img, sigma=(opt.blur_sigma_px, opt.blur_sigma_px, 0), mode="nearest")
     if opt.sensor_noise:
         lo, hi = opt.full_well_e
         fw = float(np.exp(g.uniform(np.log(lo), np.log(hi))))
-        e = np.clip(img, 0.0, 1.0) * fw
-        noise = g.standard_normal((2,) + e.shape, dtype=np.float32)
-        e = e + np.sqrt(e) * noise[0] + opt.read_noise_e * noise[1]
-        img = e / fw
+        img = _sensor_noise(img, fw, opt.read_noise_e, g)
     rgb = _encode_srgb8(img)
 
     depth_img = depth.reshape(h_img, w_img)

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 __all__ = ["SimulationResult", "simulate", "manifest_config"]
 
-SIMULATOR_VERSION = 2  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain
+SIMULATOR_VERSION = 3  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain; 3: camera sensor noise one draw per value, float32 depth-noise draws
 """Bumped when a change alters what a given seed produces."""
 
 
