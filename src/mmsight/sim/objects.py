@@ -44,6 +44,7 @@ and lower than the PO peak.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -580,6 +581,7 @@ def get_region(name: str | RegionSpec) -> RegionSpec:
     return _REGIONS[key]
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm_name(n: str) -> str:
     return "".join(ch for ch in str(n).lower() if ch.isalnum())
 
