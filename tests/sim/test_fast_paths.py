@@ -233,6 +233,16 @@ def test_camera_casts_moving_primitives_only_near_them(body):
         sub = ray_cast(geo, cam.position, static.unit_dirs[near], unit_dirs=True)
         for f in ("t", "primitive", "point", "normal", "object_id"):
             np.testing.assert_array_equal(getattr(sub, f), getattr(full, f)[near])
+        # rays ending at the static scene: only those reaching the object before it remain
+        t_static = np.where(static.hits.hit, static.hits.t, np.inf)
+        front = ray_cast(geo, cam.position, static.unit_dirs, t_max=t_static, unit_dirs=True)
+        near_front = _rays_near(geo, cam.position, static.unit_dirs, t_static)
+        assert set(np.flatnonzero(front.hit)) <= set(near_front.tolist()) <= set(near.tolist())
+    # a person behind a wall: no ray is cast
+    wall = np.where(static.unit_dirs[:, 1] > 0, 1.0 / np.maximum(static.unit_dirs[:, 1], 1e-9), np.inf)
+    pb = _walker(body, (0.0, 4.0), (0.3, -1.2, 0.0), n=1)
+    geo = SceneGeometry().add_body(pb.segments, 0, object_id=0, material="skin")
+    assert len(_rays_near(geo, cam.position, static.unit_dirs, wall)) == 0
 
 
 def test_one_draw_sensor_noise_has_the_two_draw_distribution():

@@ -1074,10 +1074,13 @@ def _sensor_noise_reference(img: np.ndarray, full_well: float, read_noise: float
     return (e + np.sqrt(e) * noise[0] + read_noise * noise[1]) / full_well
 
 
-def _rays_near(geometry: SceneGeometry, origin: np.ndarray, unit_dirs: np.ndarray) -> np.ndarray:
-    """Indices of the rays ``origin + t unit_dirs`` that may meet a primitive of ``geometry``: those inside
-    the cone from ``origin`` around a sphere enclosing all primitives of one object (conservative: each
-    primitive's bounding sphere lies in its object's sphere, and the cone is widened by 1e-4 in cos)."""
+def _rays_near(
+    geometry: SceneGeometry, origin: np.ndarray, unit_dirs: np.ndarray, t_max: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of the rays ``origin + t unit_dirs`` (``t < t_max``, default unbounded) that may meet a
+    primitive of ``geometry``: those inside the cone from ``origin`` around a sphere enclosing all
+    primitives of one object and not ending before that sphere (conservative: each primitive's bounding
+    sphere lies in its object's sphere, the cone is widened by 1e-4 in cos and the sphere by 1e-6 m)."""
     n = len(unit_dirs)
     if len(geometry) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -1096,7 +1099,10 @@ def _rays_near(geometry: SceneGeometry, origin: np.ndarray, unit_dirs: np.ndarra
         if dist <= radius * 1.01 + 1e-3:  # the camera is (nearly) inside the object's sphere
             return np.arange(n)
         cos_a = math.sqrt(max(1.0 - (radius / dist) ** 2, 0.0))
-        keep |= unit_dirs @ (rel / dist) >= cos_a - 1e-4
+        near = unit_dirs @ (rel / dist) >= cos_a - 1e-4
+        if t_max is not None:
+            near &= t_max > dist - radius - 1e-6
+        keep |= near
     return np.flatnonzero(keep)
 
 
@@ -1124,9 +1130,11 @@ def _render_static_view(
     # Only the rays inside the cones of the moving objects' bounding spheres can hit them: cast those
     # (the per-ray results do not depend on which other rays are cast).
     tail = tail_geometry(geometry, n_st)
-    rays = _rays_near(tail, static.camera.position, static.unit_dirs)
-    dh = ray_cast(tail, static.camera.position, static.unit_dirs[rays],
-                  t_max=np.where(sh.hit[rays], sh.t[rays], np.inf), unit_dirs=True)
+    t_static = np.where(sh.hit, sh.t, np.inf)
+    rays = _rays_near(tail, static.camera.position, static.unit_dirs, t_static)
+    if len(rays) == 0:
+        return radiance, depth, mask, incidence, albedo, gloss
+    dh = ray_cast(tail, static.camera.position, static.unit_dirs[rays], t_max=t_static[rays], unit_dirs=True)
     sub = np.flatnonzero(dh.hit)
     if len(sub) == 0:
         return radiance, depth, mask, incidence, albedo, gloss
