@@ -73,6 +73,30 @@ def test_fold_assignment_covers_every_training_window_once(synth_frames) -> None
     assert c.signature == a.signature and np.array_equal(c.folds, a.folds)
 
 
+def test_segment_folds_cover_every_window_once_with_purged_gap(synth_frames) -> None:
+    fr = synth_frames
+    a = fold_assignment(fr, 3, group_by="segment", gap=2, seed=4)
+    fold_of = a.fold_of_frames(fr)
+    idx = make_windows(fr, 1, "train")
+    f = fold_of[idx.targets]
+    assert (f >= 0).all() and sum(a.counts(fr)) == len(idx)  # every training window once
+    rid = fr.run_id
+    for r in np.unique(a.runs):  # every run is split across all folds, in contiguous segments
+        fr_r = fold_of[rid == r]
+        assert set(fr_r.tolist()) == {0, 1, 2} and (np.diff(fr_r) != 0).sum() == 2
+    for k in range(3):
+        held, excl = a.held_out_frames(fr, k), a.excluded_frames(fr, k)
+        assert (excl >= held).all() and excl.sum() > held.sum()
+        # the purged frames are within `gap` of a held-out segment, in the same run
+        for i in np.flatnonzero(excl & ~held):
+            near = np.flatnonzero(held[max(i - 2, 0): i + 3]) + max(i - 2, 0)
+            assert len(near) and (rid[near] == rid[i]).all()
+        assert not (a.train_mask(fr, k) & excl).any()
+    b = FoldAssignment.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert b.signature == a.signature and b.group_by == "segment" and b.gap == 2
+    assert fold_assignment(fr, 3, group_by="segment", gap=1).signature != a.signature
+
+
 def test_fold_estimators_never_see_their_fold(synth_frames, tmp_path) -> None:
     fr = synth_frames
     a = fold_assignment(fr, 2)
@@ -91,6 +115,12 @@ def test_fold_estimators_never_see_their_fold(synth_frames, tmp_path) -> None:
                           log=None, batch_size=64)
     assert res.counts["train_excluded_windows"] == a.counts(fr)[0]
     assert res.counts["train_windows"] == n_all - a.counts(fr)[0] and np.isnan(res.best_val_mae_cm)
+    # segments: the fold estimator is trained without its segments and the purged gap
+    sa = fold_assignment(fr, 2, group_by="segment", gap=2)
+    (seg0,) = train_fold_estimators("mars_cnn", fr, sa, 1, folds=[0], log=None, batch_size=64)
+    n_excl = int(sa.excluded_frames(fr, 0)[idx_t := make_windows(fr, 1, "train").targets].sum())
+    assert seg0.cross_fit["train_windows"] == len(idx_t) - n_excl and n_excl > sa.counts(fr)[0]
+    assert seg0.cross_fit["held_out_groups"] == sa.held_out_groups(0)
     # out-of-fold predictions come from the estimator of the window's fold
     idx = make_windows(fr, 1, "train")
     pred, fold = out_of_fold_predictions(fr, idx.frames, a, ests)
@@ -166,6 +196,17 @@ def test_cross_fitting_bad_input(synth_frames) -> None:
         fold_assignment(fr, 1)
     with pytest.raises(CrossFitError, match="cannot fill"):
         fold_assignment(fr, 50)
+    sa = fold_assignment(fr, 2, group_by="segment")
+    bad = rec(1)
+    bad.cross_fit.update(held_out_groups=sa.held_out_groups(0), signature=sa.signature)
+    good = rec(0)
+    good.cross_fit.update(held_out_groups=sa.held_out_groups(0), signature=sa.signature,
+                          held_out_runs=sa.held_out_runs(0).tolist())
+    bad.cross_fit["held_out_runs"] = sa.held_out_runs(1).tolist()
+    with pytest.raises(CrossFitError, match="segments of fold 1"):
+        check_fold_estimators([good, bad], sa)
+    with pytest.raises(ValueError, match="group_by"):
+        fold_assignment(fr, 2, group_by="frame")
     with pytest.raises(CrossFitError, match="fold 5 does not exist"):
         a.held_out_runs(5)
     from synth_mars import synthetic_frames

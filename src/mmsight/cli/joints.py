@@ -73,7 +73,8 @@ def train_command(
         if fold_seed is not None:
             rec = fold_info_of(fold_ests[0]) or {}
             folds = fold_assignment(frames, int(rec.get("n_folds", len(fold_ests))), seed=fold_seed,
-                                    stratify=rec.get("stratify", "movement"))
+                                    stratify=rec.get("stratify", "movement"), group_by=rec.get("group_by", "run"),
+                                    gap=int(rec.get("gap", 0)))
         _log(f"cross-fitting with {len(fold_ests)} fold estimators")
     elif fold_seed is not None:
         raise typer.BadParameter("--fold-seed needs --fold-estimator")
@@ -95,6 +96,11 @@ def train_folds_command(
     epochs: int = typer.Option(..., "--epochs", help="Fixed epochs per fold estimator (no model selection)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold estimators (weights, batches, dropout)."),
     fold_seed: int = typer.Option(0, "--fold-seed", help="Seed of the fold assignment."),
+    group_by: str = typer.Option("run", "--group-by",
+                                 help="run: folds of whole recordings; segment: every run cut into K contiguous "
+                                      "segments, one per fold (like a time-split validation)."),
+    gap: int = typer.Option(10, "--gap", help="With --group-by segment: frames either side of a held-out segment "
+                                              "also left out of the fold estimator's training."),
     fold: Optional[list[int]] = typer.Option(None, "--fold", help="Train only these folds (repeatable)."),
     half: bool = typer.Option(False, "--half", help="Store float16 weights."),
 ) -> None:
@@ -108,7 +114,7 @@ def train_folds_command(
 
     torch.set_num_threads(1)
     frames = load_mars_npz(data)
-    folds = fold_assignment(frames, n_folds, seed=fold_seed)
+    folds = fold_assignment(frames, n_folds, seed=fold_seed, group_by=group_by, gap=gap)
     out.mkdir(parents=True, exist_ok=True)
     (out / "folds.json").write_text(json.dumps(folds.to_dict(), indent=1))
     _log(f"{n_folds} folds of {len(folds.runs)} training runs, windows per fold {folds.counts(frames)}; "

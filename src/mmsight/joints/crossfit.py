@@ -78,36 +78,68 @@ class FoldAssignment:
     split: Any = "train"
     seed: int = 0
     stratify: str = "movement"
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    group_by: str = "run"
+    gap: int = 0
 
     @property
     def signature(self) -> str:
-        """Short SHA-256 of the assignment (runs, their subject/movement and folds)."""
-        payload = json.dumps([self.n_folds, self.n_frames, self.runs.tolist(), self.subjects.tolist(),
-                              self.movements.tolist(), self.folds.tolist()])
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        """Short SHA-256 of the assignment (groups, their run/subject/movement and folds)."""
+        payload = [self.n_folds, self.n_frames, self.runs.tolist(), self.subjects.tolist(),
+                   self.movements.tolist(), self.folds.tolist()]
+        if self.group_by != "run":
+            payload += [self.group_by, self.gap, self.starts.tolist(), self.ends.tolist()]
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
     def held_out_runs(self, fold: int) -> np.ndarray:
-        """Run ids of fold ``fold``."""
+        """Run ids with frames in fold ``fold`` (whole runs for ``group_by="run"``)."""
         self._check_fold(fold)
-        return self.runs[self.folds == fold]
+        return np.unique(self.runs[self.folds == fold])
+
+    def held_out_groups(self, fold: int) -> list[list[int]]:
+        """``[run, first frame, end frame)`` of every group (run or segment) of fold ``fold``."""
+        self._check_fold(fold)
+        if self.group_by == "run":
+            return [[int(r), -1, -1] for r in self.held_out_runs(fold)]
+        m = self.folds == fold
+        return [[int(r), int(a), int(b)] for r, a, b in zip(self.runs[m], self.starts[m], self.ends[m])]
 
     def fold_of_frames(self, frames: MarsFrames) -> np.ndarray:
-        """``int64 [F]`` fold of every frame of ``frames`` (-1 outside the assigned runs)."""
+        """``int64 [F]`` fold of every frame of ``frames`` (-1 outside the assigned groups)."""
         self.check_frames(frames)
-        lut = np.full(int(frames.run_id.max()) + 1 if frames.n_frames else 0, -1, dtype=np.int64)
-        lut[self.runs] = self.folds
-        return lut[frames.run_id]
+        if self.group_by == "run":
+            lut = np.full(int(frames.run_id.max()) + 1 if frames.n_frames else 0, -1, dtype=np.int64)
+            lut[self.runs] = self.folds
+            return lut[frames.run_id]
+        out = np.full(frames.n_frames, -1, dtype=np.int64)
+        for a, b, k in zip(self.starts, self.ends, self.folds):
+            out[a:b] = k
+        return out
 
     def held_out_frames(self, frames: MarsFrames, fold: int) -> np.ndarray:
-        """``bool [F]`` frames of fold ``fold`` (what its fold estimator must not be trained on)."""
+        """``bool [F]`` frames of fold ``fold`` (the targets that get its out-of-fold predictions)."""
         self._check_fold(fold)
         return self.fold_of_frames(frames) == fold
+
+    def excluded_frames(self, frames: MarsFrames, fold: int) -> np.ndarray:
+        """``bool [F]`` frames fold ``fold``'s estimator must not be trained on: its held-out frames
+        plus, for segments, ``gap`` frames of the same run on either side (purging)."""
+        held = self.held_out_frames(frames, fold)
+        if self.group_by == "run" or self.gap <= 0:
+            return held
+        out = held.copy()
+        rid = frames.run_id
+        for r, a, b in self.held_out_groups(fold):
+            lo, hi = max(a - self.gap, 0), min(b + self.gap, frames.n_frames)
+            out[lo:hi] |= rid[lo:hi] == r
+        return out
 
     def train_mask(self, frames: MarsFrames, fold: int, split: Any = None) -> np.ndarray:
         """``bool [F]`` frames of the training split that fold ``fold``'s estimator may train on."""
         from mmsight.joints.pipeline import split_mask
 
-        return split_mask(frames, self.split if split is None else split) & ~self.held_out_frames(frames, fold)
+        return split_mask(frames, self.split if split is None else split) & ~self.excluded_frames(frames, fold)
 
     def check_frames(self, frames: MarsFrames) -> None:
         """Raise :class:`CrossFitError` if ``frames`` is not the file the assignment was made on."""
@@ -117,7 +149,7 @@ class FoldAssignment:
         rid = frames.run_id
         if len(self.runs) and int(self.runs.max()) > int(rid.max()):
             raise CrossFitError("the fold assignment names runs that these frames do not have")
-        first = np.searchsorted(rid, self.runs)
+        first = np.searchsorted(rid, self.runs) if self.group_by == "run" else self.starts
         if not (np.array_equal(frames.subject[first], self.subjects)
                 and np.array_equal(frames.movement[first], self.movements)):
             raise CrossFitError("the runs of the fold assignment do not match these frames (subject/movement differ)")
@@ -138,19 +170,24 @@ class FoldAssignment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stored in checkpoints and results)."""
-        return {"n_folds": self.n_folds, "group_by": "run", "stratify": self.stratify, "seed": self.seed,
-                "split": self.split, "n_frames": self.n_frames, "signature": self.signature,
-                "runs": [{"run": int(r), "subject": int(s), "movement": int(m), "fold": int(k)}
-                         for r, s, m, k in zip(self.runs, self.subjects, self.movements, self.folds)]}
+        rows = [{"run": int(r), "subject": int(s), "movement": int(m), "fold": int(k)}
+                for r, s, m, k in zip(self.runs, self.subjects, self.movements, self.folds)]
+        if self.group_by != "run":
+            for row, a, b in zip(rows, self.starts, self.ends):
+                row.update(start=int(a), end=int(b))
+        return {"n_folds": self.n_folds, "group_by": self.group_by, "gap": self.gap, "stratify": self.stratify,
+                "seed": self.seed, "split": self.split, "n_frames": self.n_frames, "signature": self.signature,
+                "runs": rows}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FoldAssignment":
         rows = d["runs"]
-        return cls(int(d["n_folds"]), np.array([r["run"] for r in rows], dtype=np.int64),
-                   np.array([r["fold"] for r in rows], dtype=np.int64),
-                   np.array([r["subject"] for r in rows], dtype=np.int64),
-                   np.array([r["movement"] for r in rows], dtype=np.int64), int(d["n_frames"]),
-                   d.get("split", "train"), int(d.get("seed", 0)), d.get("stratify", "movement"))
+        seg = d.get("group_by", "run") != "run"
+        col = lambda k: np.array([r[k] for r in rows], dtype=np.int64)  # noqa: E731
+        return cls(int(d["n_folds"]), col("run"), col("fold"), col("subject"), col("movement"), int(d["n_frames"]),
+                   d.get("split", "train"), int(d.get("seed", 0)), d.get("stratify", "movement"),
+                   col("start") if seg else None, col("end") if seg else None, d.get("group_by", "run"),
+                   int(d.get("gap", 0)))
 
     def _check_fold(self, fold: int) -> None:
         if not 0 <= int(fold) < self.n_folds:
@@ -158,8 +195,17 @@ class FoldAssignment:
 
 
 def fold_assignment(frames: MarsFrames, n_folds: int, *, split: Any = "train", seed: int = 0,
-                    stratify: str = "movement") -> FoldAssignment:
-    """Assign the training runs (recordings) to ``n_folds`` folds.
+                    stratify: str = "movement", group_by: str = "run", gap: int = 10) -> FoldAssignment:
+    """Assign the training runs (recordings), or contiguous segments of them, to ``n_folds`` folds.
+
+    ``group_by="run"`` (default): whole runs; a fold estimator never saw the subject doing that
+    movement in that recording. ``group_by="segment"``: every run is cut into ``K`` contiguous
+    segments of (nearly) equal length, and each segment goes to a different fold (a seeded rotation
+    per run), so every fold estimator saw every run, but not the held-out stretch of it - the
+    situation of a time-split validation set (MARS validates on the frames that follow the training
+    frames of each movement). Fold ``k``'s estimator is then also not trained on ``gap`` frames
+    either side of its segments (purging: neighbouring frames are near duplicates); those frames
+    still get their prediction from it.
 
     Only runs with at least one labelled frame of ``split`` are assigned (the others give no
     training window). With ``stratify="movement"`` the runs are ordered by movement (random order
@@ -176,8 +222,12 @@ def fold_assignment(frames: MarsFrames, n_folds: int, *, split: Any = "train", s
         raise CrossFitError(f"cross-fitting needs at least 2 folds, got {n_folds}")
     if stratify not in ("movement", "none"):
         raise ValueError(f"stratify must be 'movement' or 'none', got {stratify!r}")
+    if group_by not in ("run", "segment"):
+        raise ValueError(f"group_by must be 'run' or 'segment', got {group_by!r}")
     sel = split_mask(frames, split) & frames.valid
     runs = np.unique(frames.run_id[sel])
+    if group_by == "segment":
+        return _segment_assignment(frames, int(n_folds), runs, split, int(seed), int(gap))
     if len(runs) < n_folds:
         raise CrossFitError(f"{len(runs)} labelled training runs cannot fill {n_folds} folds")
     first = np.searchsorted(frames.run_id, runs)
@@ -190,6 +240,29 @@ def fold_assignment(frames: MarsFrames, n_folds: int, *, split: Any = "train", s
     folds[order] = (np.arange(len(runs)) + int(rng.integers(n_folds))) % n_folds
     return FoldAssignment(int(n_folds), runs.astype(np.int64), folds, subj, mov, frames.n_frames, split, int(seed),
                           stratify)
+
+
+def _segment_assignment(frames: MarsFrames, k: int, runs: np.ndarray, split: Any, seed: int,
+                        gap: int) -> FoldAssignment:
+    rid = frames.run_id
+    rng = np.random.default_rng(seed)
+    g_run, g_a, g_b, g_fold = [], [], [], []
+    for r in runs:
+        idx = np.flatnonzero(rid == r)
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        if b - a < k:
+            raise CrossFitError(f"run {int(r)} has {b - a} frames: too short for {k} segments")
+        cuts = a + np.round(np.arange(k + 1) * (b - a) / k).astype(np.int64)
+        off = int(rng.integers(k))
+        for j in range(k):
+            g_run.append(int(r))
+            g_a.append(int(cuts[j]))
+            g_b.append(int(cuts[j + 1]))
+            g_fold.append((j + off) % k)
+    st = np.array(g_a, dtype=np.int64)
+    return FoldAssignment(k, np.array(g_run, dtype=np.int64), np.array(g_fold, dtype=np.int64),
+                          frames.subject[st].astype(np.int64), frames.movement[st].astype(np.int64), frames.n_frames,
+                          split, seed, "none", st, np.array(g_b, dtype=np.int64), "segment", gap)
 
 
 def fold_info_of(estimator: PoseEstimator) -> dict[str, Any] | None:
@@ -241,6 +314,8 @@ def check_fold_estimators(fold_estimators: Sequence[PoseEstimator], assignment: 
             held = np.sort(np.asarray(inf.get("held_out_runs", []), dtype=np.int64))
             if not np.array_equal(held, np.sort(assignment.held_out_runs(i))):
                 raise CrossFitError(f"fold estimator {i} was not trained without exactly the runs of fold {i}")
+            if assignment.group_by != "run" and inf.get("held_out_groups") != assignment.held_out_groups(i):
+                raise CrossFitError(f"fold estimator {i} was not trained without exactly the segments of fold {i}")
     return infos
 
 
@@ -299,16 +374,19 @@ def train_fold_estimators(
 
     out = []
     for k in (range(assignment.n_folds) if folds is None else folds):
-        held = assignment.held_out_frames(frames, k)
+        held = assignment.excluded_frames(frames, k)
         if log:
+            what = "runs" if assignment.group_by == "run" else "segments"
             log(f"[cross-fit] fold {k + 1}/{assignment.n_folds}: training {name} without "
-                f"{len(assignment.held_out_runs(k))} runs ({int(held.sum())} frames), {epochs} epochs")
+                f"{len(assignment.held_out_groups(k))} {what} ({int(held.sum())} frames), {epochs} epochs")
         res = train_estimator(name, frames, epochs, train_split=assignment.split, seed=seed, exclude_frames=held,
                               select_on_validate=False, patience=10**9, log=log, **train_kw)
         est = res.estimator
         record = {"fold": int(k), "n_folds": assignment.n_folds, "signature": assignment.signature,
                   "assignment_seed": assignment.seed, "stratify": assignment.stratify,
-                  "held_out_runs": assignment.held_out_runs(k).tolist(), "epochs": int(epochs), "seed": int(seed),
+                  "held_out_runs": assignment.held_out_runs(k).tolist(), "group_by": assignment.group_by,
+                  "gap": assignment.gap, "held_out_groups": assignment.held_out_groups(k),
+                  "epochs": int(epochs), "seed": int(seed),
                   "train_windows": res.counts.get("train_windows"), "seconds": res.seconds}
         est.cross_fit = record  # type: ignore[attr-defined]
         est.checkpoint_extra = {"cross_fit": record}  # type: ignore[attr-defined]

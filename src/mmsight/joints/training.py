@@ -851,7 +851,8 @@ def train_mmjoints(
     its run, and the estimator stages learn from those out-of-fold predictions; ``estimator``
     (trained on all training data) is still the one stored in the checkpoint and used at inference
     and evaluation. ``folds=None`` rebuilds the assignment from the fold estimators' records
-    (``K``, seed, stratification) or, for estimators without one, ``fold_assignment(frames, K)``.
+    (``K``, seed, stratification, grouping, gap) or, for estimators without one,
+    ``fold_assignment(frames, K)`` (whole runs).
     The assignment, the fold sizes and the out-of-fold errors go to ``bundle.meta["cross_fit"]``.
 
     Args:
@@ -984,7 +985,9 @@ def _resolve_folds(frames: MarsFrames, estimator: PoseEstimator, fold_estimators
         k = int(recs[0]["n_folds"]) if recs else len(ests)
         seed = int(recs[0].get("assignment_seed", 0)) if recs else 0
         strat = recs[0].get("stratify", "movement") if recs else "movement"
-        folds = fold_assignment(frames, k, split=split, seed=seed, stratify=strat)
+        grp = recs[0].get("group_by", "run") if recs else "run"
+        gap = int(recs[0].get("gap", 0)) if recs else 0
+        folds = fold_assignment(frames, k, split=split, seed=seed, stratify=strat, group_by=grp, gap=gap)
     elif isinstance(folds, dict):
         folds = FoldAssignment.from_dict(folds)
     if not isinstance(folds, FoldAssignment):
