@@ -260,3 +260,19 @@ def test_one_draw_sensor_noise_has_the_two_draw_distribution():
             assert abs(x.mean() - e / 2500.0) < 6 * math.sqrt(e + 9.0) / 2500.0 / math.sqrt(x.size)
             assert abs(x.std() / (math.sqrt(e + 9.0) / 2500.0) - 1.0) < 0.01
         assert stats.ks_2samp(a.ravel(), b.ravel()).pvalue > 1e-4
+
+
+def test_ray_cast_without_normals_gives_the_same_hits(body):
+    from mmsight.sim.geometry import first_hit_between
+
+    pb = _walker(body, (0.2, 3.0), (0.3, -1.2, 0.0), n=1)
+    geo = SceneGeometry().add_body(pb.segments, 0, object_id=0, material="skin")
+    rng = np.random.default_rng(5)
+    pts = np.array([0.2, 3.0, 1.0]) + rng.normal(scale=0.4, size=(500, 3))
+    radar = np.array([0.0, 0.0, 1.2])
+    a = first_hit_between(geo, pts, np.broadcast_to(radar, pts.shape))
+    b = first_hit_between(geo, pts, np.broadcast_to(radar, pts.shape), normals=False)
+    assert a.hit.any() and not a.hit.all()
+    for f in ("t", "primitive", "point", "object_id", "kind", "material"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert not b.normal.any()

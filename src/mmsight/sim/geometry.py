@@ -1243,6 +1243,7 @@ def ray_cast(
     ignore_primitive: np.ndarray | None = None,
     chunk: int = 32768,
     unit_dirs: bool = False,
+    normals: bool = True,
 ) -> RayHits:
     """Nearest surface crossing along each ray.
 
@@ -1255,12 +1256,14 @@ def ray_cast(
         ignore_primitive: ``[R]`` global primitive index that ray r must not hit (-1 = none).
         chunk: rays per batch (bounds memory at ``chunk * P`` pairs).
         unit_dirs: ``dirs`` are unit vectors already (float64 ``[R, 3]``): skip normalising them.
+        normals: compute the surface normals at the hits (False: ``normal`` is all zeros, for callers
+            that only need what is hit and where, e.g. occlusion tests).
 
     Returns:
         :class:`RayHits` with R entries.
     """
     with _single_thread_blas():
-        return _ray_cast(geometry, origins, dirs, t_min, t_max, ignore_primitive, chunk, unit_dirs)
+        return _ray_cast(geometry, origins, dirs, t_min, t_max, ignore_primitive, chunk, unit_dirs, normals)
 
 
 def _ray_cast(
@@ -1272,6 +1275,7 @@ def _ray_cast(
     ignore_primitive: np.ndarray | None,
     chunk: int,
     unit_dirs: bool = False,
+    normals: bool = True,
 ) -> RayHits:
     d = np.atleast_2d(np.asarray(dirs, dtype=np.float64))
     if not unit_dirs:
@@ -1338,8 +1342,11 @@ def _ray_cast(
     hit = p_best >= 0
     with np.errstate(invalid="ignore"):
         point = o_in + np.where(hit, t_best, np.nan)[:, None] * d
-    normal = geometry.normals_at(point, p_best, d)
-    normal[~hit] = 0.0
+    if normals:
+        normal = geometry.normals_at(point, p_best, d)
+        normal[~hit] = 0.0
+    else:
+        normal = np.zeros((n_rays, 3))
     pb = np.maximum(p_best, 0)
     return RayHits(
         t=t_best,
@@ -1364,15 +1371,18 @@ def first_hit_between(
     *,
     ignore_primitive: np.ndarray | None = None,
     eps: float = 1e-4,
+    normals: bool = True,
 ) -> RayHits:
     """First primitive crossed by each straight segment from ``points_a [N, 3]`` (or ``[3]``) to
     ``points_b [N, 3]``, strictly between the ends (``eps`` m from either end, so a surface point's own
-    primitive does not count at the point itself). ``t`` is measured from ``points_a``."""
+    primitive does not count at the point itself). ``t`` is measured from ``points_a``. ``normals``: as
+    in :func:`ray_cast`."""
     b = np.atleast_2d(np.asarray(points_b, dtype=np.float64))
     a = np.asarray(points_a, dtype=np.float64)
     seg = b - a
     length = np.linalg.norm(seg, axis=-1)
-    return ray_cast(geometry, a, seg, t_min=eps, t_max=np.maximum(length - eps, 0.0), ignore_primitive=ignore_primitive)
+    return ray_cast(geometry, a, seg, t_min=eps, t_max=np.maximum(length - eps, 0.0), ignore_primitive=ignore_primitive,
+                    normals=normals)
 
 
 def segment_occluded(
@@ -1389,7 +1399,7 @@ def segment_occluded(
     For a point sampled on a primitive, that primitive blocks the path only if the point faces away
     from ``points_a`` (back-facing); pass ``ignore_primitive`` ``[N]`` to exclude it entirely.
     """
-    return first_hit_between(geometry, points_a, points_b, ignore_primitive=ignore_primitive, eps=eps).hit
+    return first_hit_between(geometry, points_a, points_b, ignore_primitive=ignore_primitive, eps=eps, normals=False).hit
 
 
 # ----------------------------------------------------------------------------------------------

@@ -748,7 +748,7 @@ def occluded(
     active = np.arange(n)
     for _ in range(max(1, max_passes)):
         hits = first_hit_between(geometry, origin[active], radar[active] if per_point else radar,
-                                 ignore_primitive=ign[active])
+                                 ignore_primitive=ign[active], normals=False)
         h = hits.hit
         through = np.zeros(active.size, dtype=bool)
         sel = np.flatnonzero(h & passing[active])
