@@ -382,7 +382,8 @@ def _targets_note(name: str, ck: dict[str, Any]) -> str:
     cf = ck.get("cross_fit")
     if ck.get("training_targets") == "out_of_fold" and cf:
         k = cf.get("assignment", {}).get("n_folds")
-        return (f"{name}: out-of-fold predictions, K = {k} folds of runs (training-window MPJPE "
+        grp = "runs" if cf.get("assignment", {}).get("group_by", "run") == "run" else "run segments"
+        return (f"{name}: out-of-fold predictions, K = {k} folds of {grp} (training-window MPJPE "
                 f"{cf.get('mpjpe_cm_out_of_fold', float('nan')):.2f} cm out-of-fold vs "
                 f"{cf.get('mpjpe_cm_in_sample', float('nan')):.2f} cm in-sample)")
     mp = ck.get("training", {}).get("train_estimator_mpjpe_cm")
