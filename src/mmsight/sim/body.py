@@ -353,6 +353,20 @@ def _mat_cm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, 0, None] * b[None, 0] + a[:, 1, None] * b[None, 1] + a[:, 2, None] * b[None, 2]
 
 
+def _kinematics_inputs(angles: np.ndarray, root_position: np.ndarray,
+                       heading: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward-kinematics arguments as float64 ``[T, J, 3]``, ``[T, 3]``, ``[T]`` (shape checked)."""
+    a = np.asarray(angles, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[1:] != (N_JOINTS, 3):
+        raise ValueError(f"angles must have shape [..., {N_JOINTS}, 3], got {a.shape}")
+    t_count = a.shape[0]
+    root = np.broadcast_to(np.asarray(root_position, dtype=np.float64), (t_count, 3))
+    head = np.broadcast_to(np.asarray(heading, dtype=np.float64), (t_count,))
+    return a, root, head
+
+
 @dataclass(frozen=True)
 class BodyShape:
     """One person's body: rest skeleton, segment geometry and masses.
@@ -597,14 +611,8 @@ class BodyShape:
         Returns:
             joints ``[T, J, 3]`` (m) and joint world rotations ``[T, J, 3, 3]``.
         """
-        a = np.asarray(angles, dtype=np.float64)
-        if a.ndim == 2:
-            a = a[None]
+        a, root, head = _kinematics_inputs(angles, root_position, heading)
         t_count = a.shape[0]
-        root = np.broadcast_to(np.asarray(root_position, dtype=np.float64), (t_count, 3))
-        head = np.broadcast_to(np.asarray(heading, dtype=np.float64), (t_count,))
-        if a.shape[1:] != (N_JOINTS, 3):
-            raise ValueError(f"angles must have shape [..., {N_JOINTS}, 3], got {a.shape}")
         # Component-major layout, time last ([J, 3, 3, T]): each joint's rotation and position is a
         # handful of whole-array operations over T (a stacked 3 x 3 matmul costs ~0.2 us per matrix).
         # Joints whose angles are all zero (fingers, toes, ... in most motions) have the identity as
@@ -635,12 +643,8 @@ class BodyShape:
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`forward_kinematics` joint by joint with stacked matrix products (the reference the
         component-major version is tested against; equal up to float rounding)."""
-        a = np.asarray(angles, dtype=np.float64)
-        if a.ndim == 2:
-            a = a[None]
+        a, root, head = _kinematics_inputs(angles, root_position, heading)
         t_count = a.shape[0]
-        root = np.broadcast_to(np.asarray(root_position, dtype=np.float64), (t_count, 3))
-        head = np.broadcast_to(np.asarray(heading, dtype=np.float64), (t_count,))
         local = anatomical_to_local(a)
         g = np.empty_like(local)
         p = np.empty((t_count, N_JOINTS, 3))
