@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,37 @@ _console = Console(width=120)
 
 def _log(msg: str) -> None:
     _console.print(msg, markup=False, highlight=False)
+
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["heads.loss=l1", "surrogate.epochs=5"]`` -> ``{"heads": {"loss": "l1"}, "surrogate": {"epochs": 5}}``.
+
+    Values are parsed as YAML (numbers, also ``1e-4``, booleans, null, lists); a malformed item raises
+    ``typer.BadParameter`` naming it."""
+    import yaml
+
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+            raise typer.BadParameter(f"expected KEY=VALUE (e.g. heads.loss=l1), got {item!r}", param_hint="--set")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError as exc:
+            raise typer.BadParameter(f"cannot parse the value of {item!r}: {exc}", param_hint="--set") from exc
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise typer.BadParameter(f"{key!r} conflicts with an earlier --set", param_hint="--set")
+        node[leaf] = value
+    return out
 
 
 @joints_app.command("train")
@@ -48,6 +80,10 @@ def train_command(
     fold_seed: Optional[int] = typer.Option(None, "--fold-seed",
                                             help="Seed of the fold assignment (default: the fold estimators' record, "
                                                  "else 0)."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", metavar="KEY=VALUE",
+        help="Override one setting, e.g. --set heads.loss=l1 (repeatable; the value is read as YAML). With --core "
+             "only the estimator stages' optimisation settings may change (heads.loss, *.epochs, *.lr, ...)."),
 ) -> None:
     """Train mmJoints (all stages) for one estimator and save the checkpoint to OUT."""
     import torch
@@ -58,8 +94,21 @@ def train_command(
     from mmsight.joints.model.config import load_config
     from mmsight.joints.training import load_core, train_mmjoints
 
+    from mmsight.joints.model.config import ConfigError, MMJointsConfig
+    from mmsight.joints.training import core_config_differences
+
     core_res = load_core(str(core)) if core is not None else None
     cfg = core_res.model.config if core_res is not None else load_config(config)
+    if set_:
+        try:
+            cfg = MMJointsConfig.from_dict(parse_overrides(set_), base=cfg)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--set") from exc
+        if core_res is not None:
+            diff = core_config_differences(core_res.model.config, cfg)
+            if diff:
+                raise typer.BadParameter("cannot change the core's settings with --core: " + "; ".join(diff),
+                                         param_hint="--set")
     torch.set_num_threads(cfg.threads)
     frames = load_mars_npz(data)
     if estimator.endswith(".safetensors") or Path(estimator).is_file():

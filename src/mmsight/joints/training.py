@@ -654,7 +654,7 @@ def _train_heads(stage: DescriptorStage, samples: SampleSet, inputs: HeadInputs,
         for s in range(0, n, hc.batch_size):
             bi = order[s:s + hc.batch_size]
             out = _run_stage(stage, inputs.batch(samples, bi))
-            loss, parts = descriptor_loss(out, xi[bi], kappa[bi], xi_unit[bi])
+            loss, parts = descriptor_loss(out, xi[bi], kappa[bi], xi_unit[bi], kind=hc.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -664,7 +664,8 @@ def _train_heads(stage: DescriptorStage, samples: SampleSet, inputs: HeadInputs,
         hist.append({k: v / n for k, v in acc.items()})
         if log and (ep % 5 == 0 or ep == hc.epochs - 1):
             h = hist[-1]
-            log(f"[{tag}] epoch {ep + 1}/{hc.epochs} MSE xi {h['xi']:.5f} kappa {h['kappa']:.5f} xi(s=1) {h['xi_unit']:.5f}")
+            log(f"[{tag}] epoch {ep + 1}/{hc.epochs} {hc.loss.upper()} xi {h['xi']:.5f} kappa {h['kappa']:.5f} "
+                f"xi(s=1) {h['xi_unit']:.5f}")
     stage.eval()
     return hist
 
@@ -686,6 +687,31 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 # --------------------------------------------------------------------------------------------
 # the two training entry points
 # --------------------------------------------------------------------------------------------
+
+
+#: Settings that only affect how the estimator stages are optimised (not the core, not any
+#: module's shape), and may therefore differ between a core and the estimator stages trained on it.
+ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
+    "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
+    "heads.loss", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.batch_size", "downstream.lr",
+    "threads")
+
+
+def core_config_differences(core: MMJointsConfig, config: MMJointsConfig) -> list[str]:
+    """``"key: core -> config"`` for every setting that differs, except :data:`ESTIMATOR_STAGE_SETTINGS`."""
+
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    a, b = flat(core.to_dict()), flat(config.to_dict())
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if k not in ESTIMATOR_STAGE_SETTINGS and a.get(k) != b.get(k)]
 
 
 @dataclass
@@ -884,9 +910,13 @@ def train_mmjoints(
         raise ValueError("folds given without fold_estimators")
     if core is None:
         core = train_core(frames, cfg, split=split, log=log)
-    elif core.model.config.to_dict() != cfg.to_dict():
-        raise ValueError("core was trained with a different configuration")
+    else:
+        diff = core_config_differences(core.model.config, cfg)
+        if diff:
+            raise ValueError("core was trained with a different configuration: " + "; ".join(diff)
+                             + f" (only {', '.join(ESTIMATOR_STAGE_SETTINGS)} may differ from the core's)")
     model = copy.deepcopy(core.model)
+    model.config = cfg
     info: dict[str, Any] = {"core": core.info, "timings_s": {}}
     timings = info["timings_s"]
     with _Threads(cfg.threads):

@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 
+HEAD_LOSSES = ("mse", "l1")
+
+
 class ConfigError(ValueError):
     """A configuration value or key is invalid."""
 
@@ -182,6 +185,10 @@ class HeadConfig:
             standard deviation of psi, a graded score) or a positive number (1 = the paper's
             formula, a 0/1 step on MARS). The s = 1 score is always learned as a second output.
         units_per_metre: unit of the reliability sigmoid (100 = cm, the paper's).
+        loss: ``"mse"`` (eq. 20, the paper's) or ``"l1"`` (mean absolute error on every output). The
+            descriptors are scored by sMAPE and wMAPE, absolute-error metrics whose minimiser is the
+            conditional median, while MSE learns the conditional mean; for kappa, which is nearly
+            0 or 1, the two differ (deviation 13 in docs/joints.md).
         epochs, batch_size, lr: optimisation.
     """
 
@@ -191,6 +198,7 @@ class HeadConfig:
     dropout: float = 0.1
     xi_scale: Any = "psi_std"
     units_per_metre: float = 100.0
+    loss: str = "mse"
     epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
@@ -290,6 +298,7 @@ class MMJointsConfig:
             (h.frame_dim % h.frame_heads == 0, "heads.frame_dim must be divisible by heads.frame_heads"),
             (len(h.hourglass) >= 1, "heads.hourglass needs at least one width"),
             (h.units_per_metre > 0, "heads.units_per_metre must be > 0"),
+            (h.loss in HEAD_LOSSES, f"heads.loss must be one of {', '.join(HEAD_LOSSES)}, got {h.loss!r}"),
             (self.downstream.activity_window >= 1, "downstream.activity_window must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
         ]

@@ -259,14 +259,22 @@ class DescriptorHeads(nn.Module):
 
 
 def descriptor_loss(out: DescriptorOutput, xi: torch.Tensor, kappa: torch.Tensor, xi_unit: torch.Tensor | None = None,
-                    unit_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 20: ``MSE(xi) + MSE(kappa)`` (+ ``unit_weight * MSE(xi_unit)`` for the scale-1 output)."""
-    l_xi = torch.mean((out.xi - xi) ** 2)
-    l_k = torch.mean((out.kappa - kappa) ** 2)
+                    unit_weight: float = 1.0, kind: str = "mse") -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 20: ``MSE(xi) + MSE(kappa)`` (+ ``unit_weight * MSE(xi_unit)`` for the scale-1 output).
+
+    ``kind="l1"`` uses the mean absolute error for every term instead (``HeadConfig.loss``)."""
+    if kind == "mse":
+        err = lambda a, b: torch.mean((a - b) ** 2)  # noqa: E731
+    elif kind == "l1":
+        err = lambda a, b: torch.mean(torch.abs(a - b))  # noqa: E731
+    else:
+        raise ValueError(f"descriptor_loss: kind must be 'mse' or 'l1', got {kind!r}")
+    l_xi = err(out.xi, xi)
+    l_k = err(out.kappa, kappa)
     loss = l_xi + l_k
     parts = {"xi": float(l_xi.detach()), "kappa": float(l_k.detach())}
     if xi_unit is not None and out.xi_unit is not out.xi:
-        l_u = torch.mean((out.xi_unit - xi_unit) ** 2)
+        l_u = err(out.xi_unit, xi_unit)
         loss = loss + unit_weight * l_u
         parts["xi_unit"] = float(l_u.detach())
     return loss, parts

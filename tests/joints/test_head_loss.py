@@ -1,0 +1,116 @@
+"""The descriptor heads' loss option (``heads.loss``) and ``mmsight joints train --set``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+sys.path.insert(0, os.path.dirname(__file__))
+from synth_mars import synthetic_arrays  # noqa: E402
+
+from mmsight.cli.joints import joints_app, parse_overrides  # noqa: E402
+from mmsight.joints.model.config import ConfigError, MMJointsConfig, preset  # noqa: E402
+from mmsight.joints.model.heads import DescriptorOutput, descriptor_loss  # noqa: E402
+from mmsight.joints.pipeline import MMJointsBundle  # noqa: E402
+from mmsight.joints.training import core_config_differences  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def test_descriptor_loss_values_by_hand() -> None:
+    out = DescriptorOutput(xi=torch.tensor([[0.5, 0.2]]), kappa=torch.tensor([[1.0, 0.0]]),
+                           xi_unit=torch.tensor([[0.0, 1.0]]))
+    xi, kappa, unit = torch.tensor([[0.7, 0.2]]), torch.tensor([[0.5, 0.5]]), torch.tensor([[1.0, 1.0]])
+    mse, parts = descriptor_loss(out, xi, kappa, unit, kind="mse")
+    # xi: (0.04 + 0) / 2, kappa: (0.25 + 0.25) / 2, unit: (1 + 0) / 2
+    assert parts["xi"] == pytest.approx(0.02) and parts["kappa"] == pytest.approx(0.25)
+    assert float(mse) == pytest.approx(0.02 + 0.25 + 0.5)
+    l1, parts = descriptor_loss(out, xi, kappa, unit, kind="l1")
+    assert parts["xi"] == pytest.approx(0.1) and parts["kappa"] == pytest.approx(0.5)
+    assert float(l1) == pytest.approx(0.1 + 0.5 + 0.5)
+    with pytest.raises(ValueError, match="kind must be 'mse' or 'l1'"):
+        descriptor_loss(out, xi, kappa, unit, kind="huber")
+
+
+@pytest.mark.parametrize("kind, expected", [("mse", 0.8), ("l1", 1.0)])
+def test_loss_minimiser_is_mean_for_mse_and_median_for_l1(kind: str, expected: float) -> None:
+    """Why the option exists: on a 0/1 target (kappa of a joint that is right 80 % of the time) MSE
+    learns the mean 0.8, L1 the median 1, which is what an absolute-error metric (wMAPE) rewards."""
+    target = torch.tensor([[1.0] * 8 + [0.0] * 2])
+    logit = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([logit], lr=0.05)
+    for _ in range(800):
+        k = torch.sigmoid(logit).expand_as(target)
+        loss, _ = descriptor_loss(DescriptorOutput(xi=target, kappa=k, xi_unit=target), target, target, None, kind=kind)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(torch.sigmoid(logit).detach()) == pytest.approx(expected, abs=0.03)
+    wmape = float(torch.abs(torch.sigmoid(logit).detach() - target).sum() / target.sum())
+    assert wmape == pytest.approx({"mse": 0.4, "l1": 0.25}[kind], abs=0.02)
+
+
+def test_config_rejects_unknown_head_loss() -> None:
+    with pytest.raises(ConfigError, match="heads.loss must be one of mse, l1"):
+        MMJointsConfig.from_dict({"heads": {"loss": "hinge"}}, base=preset("tiny"))
+    assert MMJointsConfig.from_dict({"heads": {"loss": "l1"}}, base=preset("tiny")).heads.loss == "l1"
+    assert preset("paper").heads.loss == "mse"  # the paper's eq. 20 stays the default
+
+
+def test_parse_overrides() -> None:
+    assert parse_overrides(["heads.loss=l1", "heads.epochs=3", "surrogate.lr=1e-4", "threads=2"]) == {
+        "heads": {"loss": "l1", "epochs": 3}, "surrogate": {"lr": 1e-4}, "threads": 2}
+    for bad in ("heads.loss", "=3", "heads..loss=l1", "heads.loss=[1,"):
+        with pytest.raises(typer.BadParameter):
+            parse_overrides([bad])
+    with pytest.raises(typer.BadParameter, match="conflicts"):
+        parse_overrides(["threads=1", "threads.x=2"])
+
+
+def test_core_config_differences_ignores_only_optimisation_settings() -> None:
+    base = preset("tiny")
+    same = MMJointsConfig.from_dict({"heads": {"loss": "l1", "epochs": 2}, "downstream": {"lr": 1e-4}}, base=base)
+    assert core_config_differences(base, same) == []
+    other = MMJointsConfig.from_dict({"heads": {"hourglass": [16, 8, 16]}, "signal": {"window": 5}}, base=base)
+    diff = core_config_differences(base, other)
+    assert any(d.startswith("heads.hourglass") for d in diff) and any(d.startswith("signal.window") for d in diff)
+
+
+def test_cli_train_on_core_with_l1_heads(tiny_core, tmp_path) -> None:
+    from mmsight.joints.estimators import save_estimator
+    from mmsight.joints.training import save_core
+
+    arr = synthetic_arrays(seed=0)  # the data of the session's tiny core
+    data = tmp_path / "synth.npz"
+    np.savez(data, **arr)
+    core = tmp_path / "core"
+    save_core(tiny_core, str(core))
+    from synth_mars import synthetic_frames
+
+    est = tmp_path / "est.safetensors"
+    from mmsight.joints.estimators import train_estimator
+
+    save_estimator(train_estimator("mars_cnn", synthetic_frames(seed=0), 1, log=None).estimator, est)
+    app = typer.Typer()
+    app.add_typer(joints_app, name="joints")
+    runner = CliRunner()
+    base = ["joints", "train", "--data", str(data), "--core", str(core), "--estimator", str(est), "--no-ablations",
+            "--no-downstream"]
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "bad"), "--set", "signal.window=5"])
+    assert r.exit_code != 0 and "cannot change the core's settings" in r.output and "signal.window" in r.output
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "bad"), "--set", "heads.los=l1"])
+    assert r.exit_code != 0 and "unknown key(s) in config.heads: los" in r.output
+    assert not (tmp_path / "bad").exists()
+    ck = tmp_path / "ck"
+    r = runner.invoke(app, base + ["--out", str(ck), "--set", "heads.loss=l1", "--set", "heads.epochs=2"])
+    assert r.exit_code == 0, r.output
+    assert "L1 xi" in r.output  # the heads' log names the loss it optimises
+    bundle = MMJointsBundle.load(ck)
+    assert bundle.model.config.heads.loss == "l1" and bundle.model.config.heads.epochs == 2
+    assert core_config_differences(tiny_core.model.config, bundle.model.config) == []
