@@ -43,6 +43,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from mmsight.eval.regression import smape, wmape
 from mmsight.joints.descriptors import joint_types, kappa_midpoint, sensing_score
 from mmsight.joints.downstream import activity_windows, predict_activity, predict_refiner
 from mmsight.joints.estimators.train import pose_metrics
@@ -77,22 +78,6 @@ MARS19_BONES: tuple[tuple[int, int], ...] = tuple(
 # --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
-
-
-def wmape(pred: np.ndarray, true: np.ndarray) -> float:
-    """Weighted MAPE in %: ``100 * sum|f - y| / sum|y|`` (NaN if ``sum|y| = 0``)."""
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    den = np.abs(true).sum()
-    return float(100.0 * np.abs(pred - true).sum() / den) if den > 0 else float("nan")
-
-
-def smape(pred: np.ndarray, true: np.ndarray) -> float:
-    """Symmetric MAPE in %: ``100 * mean(2 |f - y| / (|y| + |f|))``, a term with ``y = f = 0`` counts 0."""
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    den = np.abs(true) + np.abs(pred)
-    num = 2.0 * np.abs(pred - true)
-    terms = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return float(100.0 * terms.mean()) if terms.size else float("nan")
 
 
 def descriptor_errors(pred: np.ndarray, true: np.ndarray, *, per_joint: bool = True) -> dict[str, Any]:

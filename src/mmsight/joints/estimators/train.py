@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from mmsight.eval.pose import pose_errors, reference_length
 from mmsight.joints.estimators.base import PoseEstimator, TorchPoseEstimator, create_estimator
 from mmsight.joints.mars_data import (
     MARS19_LOWER,
@@ -65,27 +66,20 @@ def pose_metrics(pred: np.ndarray, gt: np.ndarray, joints: Sequence[int] | None 
 
     Returns:
         ``mae_cm``, ``mpjpe_cm``, ``pck{a}`` (%, e.g. ``pck0.5``), ``mae_xyz_cm`` ``[3]``,
-        ``mae_joint_cm`` ``[J]`` and ``mpjpe_joint_cm`` ``[J]`` over the selected joints, and ``n``.
+        ``mae_joint_cm`` ``[J]`` and ``mpjpe_joint_cm`` ``[J]`` over the selected joints, and ``n``
+        (computed by :func:`mmsight.eval.pose_errors`).
+
+    Raises:
+        ValueError: shapes differ or are not ``[N, J, 3]``, no sample or joint is selected, or a
+            ground-truth torso has zero length.
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[2] != 3:
         raise ValueError(f"pred and gt must both be [N, J, 3], got {pred.shape} and {gt.shape}")
-    torso = np.linalg.norm(gt[:, PCK_TORSO[0]] - gt[:, PCK_TORSO[1]], axis=-1)  # [N]
+    torso = reference_length(gt, *PCK_TORSO)  # [N], from the full ground-truth skeleton
     sel = np.arange(pred.shape[1]) if joints is None else np.asarray(joints)
-    err = pred[:, sel] - gt[:, sel]
-    dist = np.linalg.norm(err, axis=-1)  # [N, J]
-    out: dict[str, Any] = {
-        "n": int(pred.shape[0]),
-        "mae_cm": float(np.abs(err).mean() * 100) if err.size else math.nan,
-        "mpjpe_cm": float(dist.mean() * 100) if dist.size else math.nan,
-        "mae_xyz_cm": (np.abs(err).mean(axis=(0, 1)) * 100).tolist() if err.size else [math.nan] * 3,
-        "mae_joint_cm": (np.abs(err).mean(axis=(0, 2)) * 100).tolist() if err.size else [],
-        "mpjpe_joint_cm": (dist.mean(axis=0) * 100).tolist() if dist.size else [],
-    }
-    for a in pck_ratios:
-        out[f"pck{a:g}"] = float((dist <= a * torso[:, None]).mean() * 100) if dist.size else math.nan
-    return out
+    return pose_errors(pred[:, sel], gt[:, sel], reference=torso, pck_ratios=pck_ratios)
 
 
 def predict_windows(est: PoseEstimator, frames: MarsFrames, index: WindowIndex, batch_size: int = 512) -> np.ndarray:
