@@ -57,6 +57,14 @@ def test_tiny_training_learns_beyond_chance(trained, frames) -> None:
     assert res["table12_13"]["available"]
     acc = res["table12_13"]["accuracy"]
     assert acc["pose"] > 100 / 4 + 10  # 4 synthetic movements: far above chance
+    # the tiny preset trains every activity LSTM with 2 seeds; seed 0 is the reported single model
+    seeds = res["table12_13"]["seeds"]
+    assert seeds["n_seeds"] == 2
+    for k, v in seeds["accuracy_per_seed"].items():
+        assert len(v) == 2 and v[0] == acc[k]
+        assert seeds["accuracy_mean"][k] == pytest.approx(np.mean(v))
+        assert seeds["accuracy_std"][k] == pytest.approx(np.std(v, ddof=1))
+    assert all(p > 100 / 4 + 10 for p in seeds["accuracy_per_seed"]["pose"])
     json.dumps(res)  # results are JSON-serialisable
 
 
@@ -73,7 +81,11 @@ def test_training_records_stages_and_sizes(trained) -> None:
     for stage in ("surrogate", "heads", "ablations", "downstream", "total"):
         assert info["timings_s"][stage] >= 0
     assert set(rep.bundle.extras) == {"surrogate_div", "heads_pred", "heads_pred_signal", "refine", "refine_pose_only",
-                                      "activity_pose", "activity_xi", "activity_xi_kappa", "activity_gt"}
+                                      "activity_pose", "activity_xi", "activity_xi_kappa", "activity_gt",
+                                      "activity_pose@1", "activity_xi@1", "activity_xi_kappa@1", "activity_gt@1"}
+    # different seeds give different LSTMs
+    a, b = rep.bundle.extras["activity_pose"], rep.bundle.extras["activity_pose@1"]
+    assert any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def test_checkpoint_roundtrip(trained, frames, tmp_path) -> None:
@@ -82,6 +94,7 @@ def test_checkpoint_roundtrip(trained, frames, tmp_path) -> None:
     assert {"model.safetensors", "config.json"} <= set(os.listdir(tmp_path / "ck"))
     loaded = MMJointsBundle.load(tmp_path / "ck")
     assert loaded.estimator is None  # a callable black box cannot be stored
+    assert set(loaded.extras) == set(rep.bundle.extras)  # incl. the per-seed activity LSTMs ("name@s")
     samples = build_samples(frames, loaded.config.signal.window, "validate", estimator=est, max_points=16)
     a = run_mmjoints(rep.bundle.model, samples)
     b = run_mmjoints(loaded.model, samples)

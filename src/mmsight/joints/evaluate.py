@@ -57,6 +57,7 @@ from mmsight.joints.pipeline import (
     frame_signal_strength,
     run_mmjoints,
 )
+from mmsight.joints.training import activity_extra_name
 
 __all__ = ["smape", "wmape", "descriptor_errors", "auto_split", "evaluate_bundle", "evaluate", "describe",
            "default_checkpoint", "MARS19_BONES", "render_markdown"]
@@ -283,6 +284,20 @@ def _activity(bundle: MMJointsBundle, samples: SampleSet, desc_est: np.ndarray, 
         "pose_gt_descriptors": predict_activity(bundle.extras["activity_gt"], seq, desc_gt[wins]),
     }
     acc = {k: float((v == y).mean() * 100) for k, v in preds.items()}
+    # the same four LSTMs trained with further seeds (downstream.activity_seeds): mean and spread
+    seeds = {k: [v] for k, v in acc.items()}
+    s = 1
+    while all(activity_extra_name(n, s) in bundle.extras for n in names):
+        for key, n, d in (("pose", "activity_pose", None), ("pose_xi", "activity_xi", desc_est[wins][..., :1]),
+                          ("pose_xi_kappa", "activity_xi_kappa", desc_est[wins]),
+                          ("pose_gt_descriptors", "activity_gt", desc_gt[wins])):
+            p = predict_activity(bundle.extras[activity_extra_name(n, s)], seq, d)
+            seeds[key].append(float((p == y).mean() * 100))
+        s += 1
+    seed_stats = {"n_seeds": s, "accuracy_per_seed": seeds,
+                  "accuracy_mean": {k: float(np.mean(v)) for k, v in seeds.items()},
+                  "accuracy_std": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in seeds.items()},
+                  "gain_xi_kappa_per_seed": [a - b for a, b in zip(seeds["pose_xi_kappa"], seeds["pose"])]}
     movements = sorted(np.unique(y).tolist())
     per_mov = {str(m + 1): {**{k: float((v[y == m] == m).mean() * 100) for k, v in preds.items()},
                             "n": int((y == m).sum())} for m in movements}
@@ -292,7 +307,8 @@ def _activity(bundle: MMJointsBundle, samples: SampleSet, desc_est: np.ndarray, 
     fixed = (preds["pose_xi_kappa"] == y) & (preds["pose"] != y)
     last = wins[fixed, -1]
     jt = joint_types(tg.xi[last], tg.kappa[last], kappa_mid=kmid) if len(last) else None
-    return {"available": True, "n_sequences": int(len(wins)), "accuracy": acc, "per_movement": per_mov,
+    return {"available": True, "n_sequences": int(len(wins)), "accuracy": acc, "seeds": seed_stats,
+            "per_movement": per_mov,
             "per_subject": per_subj, "n_fixed_by_descriptors": int(fixed.sum()),
             "n_broken_by_descriptors": int(((preds["pose_xi_kappa"] != y) & (preds["pose"] == y)).sum()),
             "joint_types_of_fixed": jt.counts if jt is not None else {}}
@@ -419,6 +435,17 @@ def render_markdown(results: dict[str, Any]) -> str:
             a = t["accuracy"]
             lines.append(f"| {n} | {a['pose']:.2f} | {a['pose_xi']:.2f} | {a['pose_xi_kappa']:.2f} | "
                          f"{a['pose_gt_descriptors']:.2f} |")
+    multi = {n: r["table12_13"]["seeds"] for n, r in est.items()
+             if r["table12_13"].get("available") and r["table12_13"].get("seeds", {}).get("n_seeds", 1) > 1}
+    if multi:
+        lines += ["", "Mean +- standard deviation over the LSTM seeds (the row above is seed 0):", "",
+                  "| estimator | seeds | pose | + xi | + xi + kappa | + ground-truth descriptors |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for n, sd in multi.items():
+            m, d = sd["accuracy_mean"], sd["accuracy_std"]
+            cells = " | ".join(f"{m[k]:.2f} +- {d[k]:.2f}" for k in ("pose", "pose_xi", "pose_xi_kappa",
+                                                                        "pose_gt_descriptors"))
+            lines.append(f"| {n} | {sd['n_seeds']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

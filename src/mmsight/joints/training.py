@@ -693,8 +693,8 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 #: module's shape), and may therefore differ between a core and the estimator stages trained on it.
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
-    "heads.loss", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.batch_size", "downstream.lr",
-    "threads")
+    "heads.loss", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
+    "downstream.batch_size", "downstream.lr", "threads")
 
 
 def core_config_differences(core: MMJointsConfig, config: MMJointsConfig) -> list[str]:
@@ -1054,6 +1054,11 @@ def _apply_cross_fitting(samples: SampleSet, assignment: Any, fold_estimators: S
             "mpjpe_cm_in_sample": float(err_in.mean() * 100), "mpjpe_cm_out_of_fold": float(err_oof.mean() * 100)}
 
 
+def activity_extra_name(name: str, seed_index: int) -> str:
+    """Name of an activity LSTM in a checkpoint: ``name`` for seed 0, ``name@s`` for seed ``s``."""
+    return name if seed_index == 0 else f"{name}@{seed_index}"
+
+
 def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str, np.ndarray], targets: Any,
                       cfg: MMJointsConfig, log: Log) -> None:
     """Sec. 8 models on the training samples: refiner with / without estimated descriptors; activity LSTM
@@ -1076,14 +1081,16 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
     if labels.min() < 0 or labels.max() >= dc.n_classes:
         raise ValueError(f"movement labels must be 1..{dc.n_classes}")
     seq = samples.pred[wins]
-    for name, d in (("activity_pose", None), ("activity_xi", desc_est[..., :1]), ("activity_xi_kappa", desc_est),
-                     ("activity_gt", desc_gt)):
-        torch.manual_seed(cfg.seed + 11)
-        n_desc = 0 if d is None else d.shape[-1]
-        m = ActivityLSTM(cfg.n_joints, n_desc, dc.activity_hidden, dc.activity_layers, dc.n_classes, dc.dropout)
-        train_activity(m, seq, labels, None if d is None else d[wins], epochs=dc.activity_epochs,
-                       batch_size=dc.batch_size, lr=dc.lr, seed=cfg.seed + 11, log=log)
-        bundle.add_extra(name, "activity", m, n_desc=n_desc)
+    for s in range(dc.activity_seeds):
+        seed = cfg.seed + 11 + 100 * s
+        for name, d in (("activity_pose", None), ("activity_xi", desc_est[..., :1]),
+                         ("activity_xi_kappa", desc_est), ("activity_gt", desc_gt)):
+            torch.manual_seed(seed)
+            n_desc = 0 if d is None else d.shape[-1]
+            m = ActivityLSTM(cfg.n_joints, n_desc, dc.activity_hidden, dc.activity_layers, dc.n_classes, dc.dropout)
+            train_activity(m, seq, labels, None if d is None else d[wins], epochs=dc.activity_epochs,
+                           batch_size=dc.batch_size, lr=dc.lr, seed=seed, log=log if s == 0 else None)
+            bundle.add_extra(activity_extra_name(name, s), "activity", m, n_desc=n_desc)
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:
