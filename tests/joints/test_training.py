@@ -169,3 +169,25 @@ def test_knn_matches_brute_force() -> None:
     np.testing.assert_allclose(dist, np.sort(d, 1)[:, :3], rtol=1e-4, atol=1e-5)
     idx2, dist2 = knn(x, 2, exclude_self=False)
     assert (idx2[:, 0] == np.arange(50)).all() and np.allclose(dist2[:, 0], 0, atol=1e-3)
+
+
+def test_estimator_stages_do_not_depend_on_the_checkpoint_used_as_core(trained, frames, tiny_core) -> None:
+    """A full checkpoint used as a core carries trained surrogate and heads; training the estimator
+    stages on it must give exactly what training on the bare core gives (fresh, seeded init)."""
+    from mmsight.joints.training import CoreResult
+
+    rep, est = trained
+    full_as_core = CoreResult(model=rep.bundle.model, reference=rep.bundle.reference, info=tiny_core.info)
+    # the full checkpoint's estimator stages really are trained (differ from a fresh build)
+    bare = train_mmjoints(frames, est, preset("tiny"), core=tiny_core, ablations=False, downstream=False, log=None)
+    again = train_mmjoints(frames, est, preset("tiny"), core=full_as_core, ablations=False, downstream=False,
+                           log=None)
+    for part in ("surrogate", "descriptor"):
+        a = getattr(bare.bundle.model, part).state_dict()
+        b = getattr(again.bundle.model, part).state_dict()
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), f"{part}.{k} depends on the core's history"
+    # and the core's trained estimator stages were not modified by training on a copy
+    for k, v in rep.bundle.model.descriptor.state_dict().items():
+        assert torch.equal(v, full_as_core.model.descriptor.state_dict()[k])

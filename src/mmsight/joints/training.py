@@ -885,7 +885,9 @@ def train_mmjoints(
         frames: MARS-format recordings (training split used; validation is never touched here).
         estimator: the black box.
         config: the configuration (must match ``core.model.config`` when ``core`` is given).
-        core: a :class:`CoreResult` to reuse (the core weights are copied, not modified).
+        core: a :class:`CoreResult` to reuse (the core weights are copied, not modified; the
+            surrogate and the heads are always trained from a fresh initialisation, also when the
+            core comes from a full checkpoint).
         split: training split.
         ablations: also train the Table 10 variants (surrogate without the signal feature; heads
             from ``p_pred`` only and from ``p_pred`` + signal).
@@ -917,6 +919,14 @@ def train_mmjoints(
                              + f" (only {', '.join(ESTIMATOR_STAGE_SETTINGS)} may differ from the core's)")
     model = copy.deepcopy(core.model)
     model.config = cfg
+    # The estimator stages start from a fresh, seeded initialisation: a core taken from a full
+    # checkpoint also carries that checkpoint's trained surrogate and heads (for another estimator
+    # or another setting), and continuing from them would make the result depend on the history
+    # of the checkpoint used as core.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed + 6)
+        model.surrogate = build_surrogate(cfg)
+        model.descriptor = build_descriptor_stage(cfg)
     info: dict[str, Any] = {"core": core.info, "timings_s": {}}
     timings = info["timings_s"]
     with _Threads(cfg.threads):
