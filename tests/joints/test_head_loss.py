@@ -12,13 +12,14 @@ import typer
 from typer.testing import CliRunner
 
 sys.path.insert(0, os.path.dirname(__file__))
-from synth_mars import synthetic_arrays  # noqa: E402
+from synth_mars import synthetic_arrays, synthetic_frames  # noqa: E402
 
 from mmsight.cli.joints import joints_app, parse_overrides  # noqa: E402
+from mmsight.joints.estimators import save_estimator, train_estimator  # noqa: E402
 from mmsight.joints.model.config import ConfigError, MMJointsConfig, preset  # noqa: E402
 from mmsight.joints.model.heads import DescriptorOutput, descriptor_loss  # noqa: E402
 from mmsight.joints.pipeline import MMJointsBundle  # noqa: E402
-from mmsight.joints.training import core_config_differences  # noqa: E402
+from mmsight.joints.training import core_config_differences, save_core  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -83,19 +84,12 @@ def test_core_config_differences_ignores_only_optimisation_settings() -> None:
 
 
 def test_cli_train_on_core_with_l1_heads(tiny_core, tmp_path) -> None:
-    from mmsight.joints.estimators import save_estimator
-    from mmsight.joints.training import save_core
-
     arr = synthetic_arrays(seed=0)  # the data of the session's tiny core
     data = tmp_path / "synth.npz"
     np.savez(data, **arr)
     core = tmp_path / "core"
     save_core(tiny_core, str(core))
-    from synth_mars import synthetic_frames
-
     est = tmp_path / "est.safetensors"
-    from mmsight.joints.estimators import train_estimator
-
     save_estimator(train_estimator("mars_cnn", synthetic_frames(seed=0), 1, log=None).estimator, est)
     app = typer.Typer()
     app.add_typer(joints_app, name="joints")

@@ -91,11 +91,8 @@ def train_command(
     from mmsight.joints.crossfit import CrossFitError, fold_assignment, fold_info_of
     from mmsight.joints.estimators import load_estimator, train_estimator
     from mmsight.joints.mars_data import load_mars_npz
-    from mmsight.joints.model.config import load_config
-    from mmsight.joints.training import load_core, train_mmjoints
-
-    from mmsight.joints.model.config import ConfigError, MMJointsConfig
-    from mmsight.joints.training import core_config_differences
+    from mmsight.joints.model.config import ConfigError, MMJointsConfig, load_config
+    from mmsight.joints.training import core_config_differences, load_core, train_mmjoints
 
     core_res = load_core(str(core)) if core is not None else None
     cfg = core_res.model.config if core_res is not None else load_config(config)
