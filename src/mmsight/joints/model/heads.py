@@ -44,6 +44,13 @@ __all__ = ["JointFrameEncoder", "HourglassMLP", "DescriptorHeads", "DescriptorOu
 #: Radius (m) of the explicit point count around a joint anchor.
 COUNT_RADIUS = 0.15
 
+#: Bound (logits) of the closed-form prior of a scale-1 sensing score. With s = 1, ``psi - psi_bar``
+#: is in the thousands on MARS, so a +-10 bound would start every joint at sigmoid(+-10) or beyond:
+#: the sigmoid saturates (in float32 it rounds to exactly 0 or 1 once the learned part adds a few
+#: logits), its gradient vanishes and the output cannot learn the joints where the prior is wrong.
+#: +-3 keeps the step's location and sign and leaves a usable gradient (sigmoid'(3) = 0.045).
+UNIT_PRIOR_CLAMP = 3.0
+
 
 def anchor_statistics(points: torch.Tensor, valid: torch.Tensor, anchors: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
     """Explicit per-joint signal numbers ``[B, J, 3]`` for anchors ``[B, J, 3]`` and one frame of points.
@@ -107,12 +114,15 @@ class JointFrameEncoder(nn.Module):
         self.reference.copy_(torch.tensor([psi_mean, xi_scale, torso_mean, units_per_metre], dtype=torch.float32))
 
     def priors(self, stats: torch.Tensor, anchors: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Prior logits ``[B, J]`` (clamped to +-10): ``xi`` and ``xi_unit`` (eq. 1 at the first anchor,
-        configured scale and scale 1) and, with two anchors, ``kappa`` (the argument
-        ``u (D0 / 2 - D)`` of eq. 2 with ``D`` the distance between the two anchors)."""
+        """Prior logits ``[B, J]``: ``xi`` and ``xi_unit`` (eq. 1 at the first anchor, configured scale
+        and scale 1) and, with two anchors, ``kappa`` (the argument ``u (D0 / 2 - D)`` of eq. 2 with
+        ``D`` the distance between the two anchors). Bounds: +-10, and +-``UNIT_PRIOR_CLAMP`` for a
+        scale-1 score (``xi_unit``, and ``xi`` when the configured scale is 1)."""
         psi_mean, scale, torso, unit = self.reference
         psi = torch.expm1(stats[..., 0])
-        out = {"xi": ((psi - psi_mean) / scale).clamp(-10, 10), "xi_unit": (psi - psi_mean).clamp(-10, 10)}
+        unit_prior = (psi - psi_mean).clamp(-UNIT_PRIOR_CLAMP, UNIT_PRIOR_CLAMP)
+        xi_prior = unit_prior if float(scale) == 1.0 else ((psi - psi_mean) / scale).clamp(-10, 10)
+        out = {"xi": xi_prior, "xi_unit": unit_prior}
         if len(anchors) > 1:
             d = (anchors[0] - anchors[1]).norm(dim=-1)
             out["kappa"] = (unit * (0.5 * torso - d)).clamp(-10, 10)
