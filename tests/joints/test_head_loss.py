@@ -37,6 +37,9 @@ def test_descriptor_loss_values_by_hand() -> None:
     assert float(l1) == pytest.approx(0.1 + 0.5 + 0.5)
     with pytest.raises(ValueError, match="kind must be 'mse' or 'l1'"):
         descriptor_loss(out, xi, kappa, unit, kind="huber")
+    # heads.unit_weight scales only the scale-1 term
+    quarter, _ = descriptor_loss(out, xi, kappa, unit, unit_weight=0.25, kind="mse")
+    assert float(quarter) == pytest.approx(0.02 + 0.25 + 0.25 * 0.5)
 
 
 @pytest.mark.parametrize("kind, expected", [("mse", 0.8), ("l1", 1.0)])
@@ -62,6 +65,8 @@ def test_config_rejects_unknown_head_loss() -> None:
         MMJointsConfig.from_dict({"heads": {"loss": "hinge"}}, base=preset("tiny"))
     assert MMJointsConfig.from_dict({"heads": {"loss": "l1"}}, base=preset("tiny")).heads.loss == "l1"
     assert preset("paper").heads.loss == "mse"  # the paper's eq. 20 stays the default
+    with pytest.raises(ConfigError, match="heads.unit_weight must be >= 0"):
+        MMJointsConfig.from_dict({"heads": {"unit_weight": -1}}, base=preset("tiny"))
 
 
 def test_parse_overrides() -> None:

@@ -654,7 +654,7 @@ def _train_heads(stage: DescriptorStage, samples: SampleSet, inputs: HeadInputs,
         for s in range(0, n, hc.batch_size):
             bi = order[s:s + hc.batch_size]
             out = _run_stage(stage, inputs.batch(samples, bi))
-            loss, parts = descriptor_loss(out, xi[bi], kappa[bi], xi_unit[bi], kind=hc.loss)
+            loss, parts = descriptor_loss(out, xi[bi], kappa[bi], xi_unit[bi], unit_weight=hc.unit_weight, kind=hc.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -693,7 +693,7 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 #: module's shape), and may therefore differ between a core and the estimator stages trained on it.
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
-    "heads.loss", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
+    "heads.loss", "heads.unit_weight", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
     "downstream.batch_size", "downstream.lr", "threads")
 
 

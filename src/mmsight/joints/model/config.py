@@ -189,6 +189,8 @@ class HeadConfig:
             descriptors are scored by sMAPE and wMAPE, absolute-error metrics whose minimiser is the
             conditional median, while MSE learns the conditional mean; for kappa, which is nearly
             0 or 1, the two differ (deviation 13 in docs/joints.md).
+        unit_weight: weight of the scale-1 sensing output's term in the loss (it shares the xi
+            branch with the primary score; ignored when ``xi_scale`` is 1).
         epochs, batch_size, lr: optimisation.
     """
 
@@ -199,6 +201,7 @@ class HeadConfig:
     xi_scale: Any = "psi_std"
     units_per_metre: float = 100.0
     loss: str = "mse"
+    unit_weight: float = 1.0
     epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
@@ -304,6 +307,7 @@ class MMJointsConfig:
             (len(h.hourglass) >= 1, "heads.hourglass needs at least one width"),
             (h.units_per_metre > 0, "heads.units_per_metre must be > 0"),
             (h.loss in HEAD_LOSSES, f"heads.loss must be one of {', '.join(HEAD_LOSSES)}, got {h.loss!r}"),
+            (h.unit_weight >= 0, f"heads.unit_weight must be >= 0, got {h.unit_weight}"),
             (self.downstream.activity_window >= 1, "downstream.activity_window must be >= 1"),
             (self.downstream.activity_seeds >= 1, "downstream.activity_seeds must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
