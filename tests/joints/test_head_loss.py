@@ -113,3 +113,27 @@ def test_cli_train_on_core_with_l1_heads(tiny_core, tmp_path) -> None:
     bundle = MMJointsBundle.load(ck)
     assert bundle.model.config.heads.loss == "l1" and bundle.model.config.heads.epochs == 2
     assert core_config_differences(tiny_core.model.config, bundle.model.config) == []
+
+
+def test_stage_seed_replicates_the_estimator_stages_on_one_core(tiny_core, synth_frames) -> None:
+    from synth_mars import lookup_estimator
+
+    from mmsight.joints.training import train_mmjoints
+
+    base = preset("tiny")
+    assert base.stage_seed is None and base.estimator_stage_seed == base.seed
+    with pytest.raises(ConfigError, match="stage_seed must be None or >= 0"):
+        MMJointsConfig.from_dict({"stage_seed": -1}, base=base)
+    # a replicate may change stage_seed and keep the core
+    rep1 = MMJointsConfig.from_dict({"stage_seed": 1, "downstream": {"activity_seeds": 1}}, base=base)
+    assert core_config_differences(base, rep1) == []
+    est = lookup_estimator(synth_frames)
+    heads = {}
+    for name, cfg in (("none", MMJointsConfig.from_dict({"downstream": {"activity_seeds": 1}}, base=base)),
+                      ("zero", MMJointsConfig.from_dict({"stage_seed": 0, "downstream": {"activity_seeds": 1}}, base=base)),
+                      ("one", rep1)):
+        cfg = MMJointsConfig.from_dict({"heads": {"epochs": 2}, "surrogate": {"epochs": 2}}, base=cfg)
+        rep = train_mmjoints(synth_frames, est, cfg, core=tiny_core, ablations=False, downstream=False, log=None)
+        heads[name] = torch.cat([p.detach().flatten() for p in rep.bundle.model.descriptor.parameters()])
+    assert torch.equal(heads["none"], heads["zero"])  # None means the core's seed (0)
+    assert not torch.allclose(heads["none"], heads["one"])  # another replicate: other weights

@@ -24,7 +24,8 @@ downstream  refinement MLP and activity LSTM, with / without descriptors        
 The first six stages do not depend on the black-box estimator (:func:`train_core`); the surrogate,
 the heads, the ablation variants and the downstream models do (:func:`train_mmjoints`), so one core
 serves every estimator. All randomness is seeded from ``config.seed`` (weights, batches, subsets,
-EM initialisation); training runs with ``config.threads`` torch threads.
+EM initialisation), that of the estimator stages from ``config.stage_seed`` when it is set (training
+replicates on one core); training runs with ``config.threads`` torch threads.
 """
 
 from __future__ import annotations
@@ -694,7 +695,7 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
     "heads.loss", "heads.unit_weight", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
-    "downstream.batch_size", "downstream.lr", "threads")
+    "downstream.batch_size", "downstream.lr", "threads", "stage_seed")
 
 
 def core_config_differences(core: MMJointsConfig, config: MMJointsConfig) -> list[str]:
@@ -924,7 +925,7 @@ def train_mmjoints(
     # or another setting), and continuing from them would make the result depend on the history
     # of the checkpoint used as core.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed + 6)
+        torch.manual_seed(cfg.estimator_stage_seed + 6)
         model.surrogate = build_surrogate(cfg)
         model.descriptor = build_descriptor_stage(cfg)
     info: dict[str, Any] = {"core": core.info, "timings_s": {}}
@@ -956,7 +957,7 @@ def train_mmjoints(
         gmm_pred = _generate(model, p_pred)
 
         t = time.perf_counter()
-        rng = _seed(cfg.seed + 6)
+        rng = _seed(cfg.estimator_stage_seed + 6)
         info["surrogate_history"] = _train_surrogate(model.surrogate, p_pred, gmm_pred, mu_s, var_s, p_gt, cfg, rng,
                                                      log, "surrogate")
         timings["surrogate"] = time.perf_counter() - t
@@ -969,7 +970,7 @@ def train_mmjoints(
         model.descriptor.frame_encoder.set_reference(*ref_consts)
 
         t = time.perf_counter()
-        rng = _seed(cfg.seed + 7)
+        rng = _seed(cfg.estimator_stage_seed + 7)
         info["heads_history"] = _train_heads(model.descriptor, samples, inputs, targets, cfg, rng, log, "heads")
         timings["heads"] = time.perf_counter() - t
 
@@ -977,13 +978,13 @@ def train_mmjoints(
                                 estimator_info={"name": estimator.name, "window": int(estimator.window)})
         if ablations:
             t = time.perf_counter()
-            rng = _seed(cfg.seed + 8)
+            rng = _seed(cfg.estimator_stage_seed + 8)
             sur_div = build_surrogate(cfg, use_signal=False)
             _train_surrogate(sur_div, p_pred, gmm_pred, mu_s, var_s, p_gt, cfg, rng, log, "ablation surrogate (no signal)")
             bundle.add_extra("surrogate_div", "surrogate", sur_div, use_signal=False)
             for name, kw in (("heads_pred", {"use_signal": False, "use_refine": False}),
                              ("heads_pred_signal", {"use_signal": True, "use_refine": False})):
-                rng = _seed(cfg.seed + 9)
+                rng = _seed(cfg.estimator_stage_seed + 9)
                 stage = build_descriptor_stage(cfg, **kw)
                 if stage.frame_encoder is not None:
                     stage.frame_encoder.set_normalization(model.descriptor.frame_encoder.point_mean,
@@ -1077,10 +1078,10 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
     desc_est = np.stack([est["xi"], est["kappa"]], axis=-1)
     desc_gt = np.stack([targets.xi, targets.kappa], axis=-1)
     for name, n_desc, d in (("refine", 2, desc_est), ("refine_pose_only", 0, None)):
-        torch.manual_seed(cfg.seed + 10)
+        torch.manual_seed(cfg.estimator_stage_seed + 10)
         m = PoseRefiner(cfg.n_joints, n_desc, dc.refine_hidden, dc.refine_dropout)
         train_refiner(m, samples.pred, samples.gt, d, epochs=dc.refine_epochs, batch_size=dc.batch_size, lr=dc.lr,
-                      seed=cfg.seed + 10, log=log)
+                      seed=cfg.estimator_stage_seed + 10, log=log)
         bundle.add_extra(name, "refiner", m, n_desc=n_desc)
     wins = activity_windows(samples.targets, samples.frames.run_id, dc.activity_window)
     if len(wins) == 0:
@@ -1092,7 +1093,7 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
         raise ValueError(f"movement labels must be 1..{dc.n_classes}")
     seq = samples.pred[wins]
     for s in range(dc.activity_seeds):
-        seed = cfg.seed + 11 + 100 * s
+        seed = cfg.estimator_stage_seed + 11 + 100 * s
         for name, d in (("activity_pose", None), ("activity_xi", desc_est[..., :1]),
                          ("activity_xi_kappa", desc_est), ("activity_gt", desc_gt)):
             torch.manual_seed(seed)

@@ -250,6 +250,9 @@ class MMJointsConfig:
         name: preset name (informative).
         n_joints: joints of the black-box skeleton (MARS: 19).
         seed: seed of every random choice (weights, batches, subsets, EM initialisation).
+        stage_seed: seed of the estimator stages only (surrogate, heads, Table 10 ablations,
+            downstream models); ``None`` = ``seed``. It may differ from the core's seed, so several
+            training replicates of the stages can share one core (``joints train --core``).
         threads: torch intra-op threads during training (1 is fastest for these sizes).
         max_train_windows: random subset of training windows (None = all).
         pose, signal, distribution, surrogate, heads, downstream: the stages.
@@ -258,6 +261,7 @@ class MMJointsConfig:
     name: str = "paper"
     n_joints: int = 19
     seed: int = 0
+    stage_seed: int | None = None
     threads: int = 1
     max_train_windows: int | None = None
     pose: PoseConfig = field(default_factory=PoseConfig)
@@ -266,6 +270,11 @@ class MMJointsConfig:
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
     heads: HeadConfig = field(default_factory=HeadConfig)
     downstream: DownstreamConfig = field(default_factory=DownstreamConfig)
+
+    @property
+    def estimator_stage_seed(self) -> int:
+        """The seed the estimator stages use: ``stage_seed``, or ``seed`` when it is None."""
+        return self.seed if self.stage_seed is None else self.stage_seed
 
     # -- (de)serialisation -----------------------------------------------------------------
 
@@ -311,6 +320,7 @@ class MMJointsConfig:
             (self.downstream.activity_window >= 1, "downstream.activity_window must be >= 1"),
             (self.downstream.activity_seeds >= 1, "downstream.activity_seeds must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
+            (self.stage_seed is None or self.stage_seed >= 0, f"stage_seed must be None or >= 0, got {self.stage_seed}"),
         ]
         for ok, msg in checks:
             if not ok:
