@@ -49,6 +49,10 @@ def test_tiny_training_learns_beyond_chance(trained, frames) -> None:
     assert t7["xi"]["mse"] < 0.6 * base["xi_train_mean"]["mse"]
     assert t7["kappa"]["mse"] < 0.8 * base["kappa_train_mean"]["mse"]
     assert t7["kappa"]["wmape"] < 0.6 * base["kappa_train_mean"]["wmape"]
+    # the kappa error split by the distance of the true error from D0/2 adds up to the wMAPE
+    bands = t7["kappa_by_threshold_distance"]
+    assert sum(b["wmape_part"] for b in bands) == pytest.approx(t7["kappa"]["wmape"], rel=1e-4)
+    assert sum(b["share_joints"] for b in bands) == pytest.approx(100.0)
     # the surrogate moves the estimate towards the ground truth in the latent space
     assert res["table6"]["latent_mse_surrogate"] < res["table6"]["latent_mse_estimate"]
     # every table is present

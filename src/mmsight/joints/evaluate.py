@@ -8,7 +8,8 @@ key             content
 ==============  ==========================================================================
 ``table7``      descriptor errors: sMAPE and wMAPE of xi and kappa (also MAE, MSE, per joint),
                 for the configured xi scale and for the paper's scale 1 (Tables 7 and 9), with
-                reference baselines (per-joint training means; xi from psi at the estimate)
+                reference baselines (per-joint training means; xi from psi at the estimate), and
+                the kappa error by the distance of the true error from the threshold D0/2
 ``table6``      surrogate pose: latent MSE of ``p_refine`` vs ``p_pred`` against ``p_gt``, and
                 the decoded surrogate skeleton's MPJPE vs the estimator's
 ``table10``     ablations: (a) descriptor MSE with heads on ``p_pred`` / + signal / + ``p_refine``;
@@ -90,6 +91,51 @@ def descriptor_errors(pred: np.ndarray, true: np.ndarray, *, per_joint: bool = T
     return out
 
 
+#: Edges (cm) of the bands of |D - D0/2| in :func:`kappa_error_by_threshold_distance`.
+KAPPA_BAND_EDGES_CM: tuple[float, ...] = (2.5, 5.0, 10.0)
+
+
+def kappa_error_by_threshold_distance(kappa_hat: np.ndarray, kappa: np.ndarray, distance_m: np.ndarray,
+                                      threshold_m: float,
+                                      edges_cm: Sequence[float] = KAPPA_BAND_EDGES_CM) -> list[dict[str, float]]:
+    """Where the kappa error comes from: joints grouped by how far their true error ``D`` lies from
+    the correct/incorrect threshold ``D0 / 2``.
+
+    kappa (eq. 2-3) changes from ~1 to ~0 within a few centimetres of the threshold, so a joint in
+    that band has an uncertain kappa unless its error is known to a few centimetres, while a joint
+    far from it has kappa ~0 or ~1. An estimator whose errors straddle the threshold (M1-M3) puts
+    many joints in the band.
+
+    Args:
+        kappa_hat, kappa: estimated and true reliability scores ``[N, J]``.
+        distance_m: the estimator's true joint errors ``D`` ``[N, J]`` (m).
+        threshold_m: ``D0 / 2`` (m).
+        edges_cm: increasing band edges of ``|D - D0 / 2|`` (cm); the last band is open.
+
+    Returns:
+        One dict per band: ``lo_cm``, ``hi_cm`` (None for the last, open band), ``share_joints`` (%),
+        ``mae`` (mean ``|kappa_hat - kappa|`` in the band; None if it is empty), ``share_error`` (% of the total absolute
+        error) and ``wmape_part`` (the band's term of the wMAPE, %: the bands' terms add up to it).
+    """
+    if not (kappa_hat.shape == kappa.shape == distance_m.shape):
+        raise ValueError(f"kappa_hat {kappa_hat.shape}, kappa {kappa.shape} and distance_m {distance_m.shape} differ")
+    e = [float(x) for x in edges_cm]
+    if any(b <= a for a, b in zip([0.0] + e, e)):
+        raise ValueError(f"edges_cm must be positive and increasing, got {e}")
+    off = np.abs(distance_m - threshold_m) * 100.0
+    err = np.abs(np.asarray(kappa_hat, np.float64) - kappa)
+    total_err, total_k = float(err.sum()), float(np.abs(kappa).sum())
+    out = []
+    for lo, hi in zip([0.0] + e, e + [float("inf")]):
+        m = (off >= lo) & (off < hi)
+        band = float(err[m].sum())
+        out.append({"lo_cm": lo, "hi_cm": hi if np.isfinite(hi) else None, "share_joints": float(m.mean() * 100),
+                    "mae": float(err[m].mean()) if m.any() else None,
+                    "share_error": band / total_err * 100 if total_err > 0 else float("nan"),
+                    "wmape_part": band / total_k * 100 if total_k > 0 else float("nan")})
+    return out
+
+
 def auto_split(frames: MarsFrames) -> str:
     """The split to evaluate: ``test`` if present, else ``validate``, else ``all``."""
     codes = set(np.unique(frames.split).tolist())
@@ -160,6 +206,8 @@ def evaluate_bundle(bundle: MMJointsBundle, frames: MarsFrames, split: str | int
     base["xi_unit_from_estimate"] = descriptor_errors(sensing_score(psi_pred, ref.psi_mean, scale=1.0), tg.xi_unit,
                                                       per_joint=False)
     base["kappa_one"] = descriptor_errors(np.ones_like(tg.kappa), tg.kappa, per_joint=False)
+    t7["kappa_by_threshold_distance"] = kappa_error_by_threshold_distance(
+        out["kappa"], tg.kappa, np.linalg.norm(pred - gt, axis=-1), 0.5 * ref.torso_mean)
     res["table7"] = t7
 
     # ---- Table 1 / 12(b): joint types ------------------------------------------------------
@@ -404,6 +452,19 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {n} | {r['n_samples']} | {t['xi']['smape']:.2f} | {t['kappa']['smape']:.2f} | "
                      f"{t['xi']['wmape']:.2f} | {t['kappa']['wmape']:.2f} | {t['xi_unit']['wmape']:.2f} | "
                      f"{b.get('xi_train_mean', {}).get('wmape', float('nan')):.2f} | {b['kappa_one']['wmape']:.2f} |")
+    if any("kappa_by_threshold_distance" in r["table7"] for r in est.values()):
+        lines += ["", "Where the kappa error comes from: joints by the distance of their true error D from the "
+                  "threshold D0/2 (share of joints % / share of the kappa error % / wMAPE term %):", ""]
+        bands = next(r["table7"]["kappa_by_threshold_distance"] for r in est.values()
+                     if "kappa_by_threshold_distance" in r["table7"])
+        lines += ["| estimator | " + " | ".join(
+            f"|D - D0/2| {b['lo_cm']:g}-{b['hi_cm']:g} cm" if b["hi_cm"] is not None else f"|D - D0/2| >= {b['lo_cm']:g} cm"
+            for b in bands) + " |", "| --- |" + " --- |" * len(bands)]
+        for n, r in est.items():
+            kb = r["table7"].get("kappa_by_threshold_distance")
+            if kb:
+                lines.append(f"| {n} | " + " | ".join(f"{b['share_joints']:.1f} / {b['share_error']:.1f} / "
+                                                     f"{b['wmape_part']:.2f}" for b in kb) + " |")
     cks = results.get("checkpoints", {})
     if cks:
         lines += ["", "Estimator stages trained on: "
