@@ -458,7 +458,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         bands = next(r["table7"]["kappa_by_threshold_distance"] for r in est.values()
                      if "kappa_by_threshold_distance" in r["table7"])
         lines += ["| estimator | " + " | ".join(
-            f"|D - D0/2| {b['lo_cm']:g}-{b['hi_cm']:g} cm" if b["hi_cm"] is not None else f"|D - D0/2| >= {b['lo_cm']:g} cm"
+            f"D {b['lo_cm']:g}-{b['hi_cm']:g} cm from D0/2" if b["hi_cm"] is not None else f"D >= {b['lo_cm']:g} cm from D0/2"
             for b in bands) + " |", "| --- |" + " --- |" * len(bands)]
         for n, r in est.items():
             kb = r["table7"].get("kappa_by_threshold_distance")
