@@ -137,3 +137,35 @@ def test_stage_seed_replicates_the_estimator_stages_on_one_core(tiny_core, synth
         heads[name] = torch.cat([p.detach().flatten() for p in rep.bundle.model.descriptor.parameters()])
     assert torch.equal(heads["none"], heads["zero"])  # None means the core's seed (0)
     assert not torch.allclose(heads["none"], heads["one"])  # another replicate: other weights
+
+
+def test_heads_torso_mean_sets_d0_of_the_estimator_stages(tiny_core, synth_frames) -> None:
+    from synth_mars import lookup_estimator
+
+    from mmsight.joints.evaluate import evaluate_bundle
+    from mmsight.joints.training import train_mmjoints
+
+    base = preset("tiny")
+    for bad in (0, -0.2, 5.0, "20cm", True):
+        with pytest.raises(ConfigError, match="heads.torso_mean"):
+            MMJointsConfig.from_dict({"heads": {"torso_mean": bad}}, base=base)
+    cfg = MMJointsConfig.from_dict({"heads": {"torso_mean": 0.2, "epochs": 2}, "surrogate": {"epochs": 2},
+                                    "downstream": {"activity_seeds": 1}}, base=base)
+    assert core_config_differences(base, cfg) == []  # an estimator-stage setting: the core is reused
+    assert tiny_core.reference.torso_mean > 0.3  # the synthetic torso: the default D0 differs
+    rep = train_mmjoints(synth_frames, lookup_estimator(synth_frames), cfg, core=tiny_core, ablations=False,
+                         downstream=False, log=None)
+    ref = rep.bundle.descriptor_reference
+    assert ref.torso_mean == pytest.approx(0.2)
+    assert ref.psi_mean == tiny_core.reference.psi_mean  # only D0 changes
+    assert rep.bundle.reference.torso_mean == tiny_core.reference.torso_mean  # PCK keeps the training torso
+    assert float(rep.bundle.model.descriptor.frame_encoder.reference[2]) == pytest.approx(0.2)
+    res = evaluate_bundle(rep.bundle, synth_frames, split="validate")
+    assert res["kappa_torso_mean_m"] == pytest.approx(0.2)
+    # the same bundle read with the training D0: other kappa truth, same poses and PCK
+    rep.bundle.config.heads.torso_mean = None
+    res_default = evaluate_bundle(rep.bundle, synth_frames, split="validate")
+    assert res_default["kappa_torso_mean_m"] == pytest.approx(tiny_core.reference.torso_mean)
+    shares = lambda r: [b["share_joints"] for b in r["table7"]["kappa_by_threshold_distance"]]  # noqa: E731
+    assert shares(res) != shares(res_default)
+    assert res["table11"]["before"] == res_default["table11"]["before"]

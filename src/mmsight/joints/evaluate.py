@@ -183,11 +183,13 @@ def evaluate_bundle(bundle: MMJointsBundle, frames: MarsFrames, split: str | int
                             max_points=cfg.signal.max_points, max_samples=max_samples, seed=cfg.seed)
     if len(samples) == 0:
         raise ValueError(f"no labelled samples in split {split!r}")
-    ref = bundle.reference
+    ref = bundle.descriptor_reference  # D0 of kappa (heads.torso_mean, if set)
+    torso = bundle.reference.torso_mean  # the training split's torso: PCK@0.5
     tg = descriptor_targets(samples, ref, bundle.xi_scale, bundle.units_per_metre)
     out = run_mmjoints(bundle.model, samples)
     res: dict[str, Any] = {"estimator": bundle.estimator_info.get("name", bundle.estimator.name), "split": split,
-                           "n_samples": len(samples), "dropped": samples.n_dropped}
+                           "n_samples": len(samples), "dropped": samples.n_dropped,
+                           "kappa_torso_mean_m": float(ref.torso_mean)}
     gt, pred = samples.gt, samples.pred
 
     # ---- Tables 7 / 9: descriptor errors -------------------------------------------------
@@ -224,8 +226,8 @@ def evaluate_bundle(bundle: MMJointsBundle, frames: MarsFrames, split: str | int
     p_gt = model.encode_pose(torch.from_numpy(np.ascontiguousarray(gt, np.float32))).numpy()
     lat = lambda p: float(((p - p_gt) ** 2).mean())  # noqa: E731
     t6 = {"latent_mse_estimate": lat(out["p_pred"]), "latent_mse_surrogate": lat(out["p_refine"]),
-          "estimate": _pose_summary(pred, gt, ref.torso_mean),
-          "surrogate_decoded": _pose_summary(out["surrogate_pose"], gt, ref.torso_mean)}
+          "estimate": _pose_summary(pred, gt, torso),
+          "surrogate_decoded": _pose_summary(out["surrogate_pose"], gt, torso)}
     t6["latent_mse_reduction_pct"] = 100.0 * (1 - t6["latent_mse_surrogate"] / t6["latent_mse_estimate"])
     res["table6"] = t6
     t10: dict[str, Any] = {"b_surrogate_latent_mse": {"pretrained": t6["latent_mse_estimate"],
@@ -244,12 +246,12 @@ def evaluate_bundle(bundle: MMJointsBundle, frames: MarsFrames, split: str | int
 
     # ---- Table 11: refinement ---------------------------------------------------------------
     desc_est = np.stack([out["xi"], out["kappa"]], axis=-1)
-    t11: dict[str, Any] = {"before": _pose_summary(pred, gt, ref.torso_mean)}
+    t11: dict[str, Any] = {"before": _pose_summary(pred, gt, torso)}
     if "refine" in bundle.extras:
-        t11["after"] = _pose_summary(predict_refiner(bundle.extras["refine"], pred, desc_est), gt, ref.torso_mean)
+        t11["after"] = _pose_summary(predict_refiner(bundle.extras["refine"], pred, desc_est), gt, torso)
     if "refine_pose_only" in bundle.extras:
         t11["pose_only_control"] = _pose_summary(predict_refiner(bundle.extras["refine_pose_only"], pred), gt,
-                                                 ref.torso_mean)
+                                                 torso)
     if "after" in t11:
         b, a_ = t11["before"], t11["after"]
         t11["mpjpe_improvement_pct"] = 100.0 * (1 - a_["mpjpe_cm"] / b["mpjpe_cm"])
@@ -452,6 +454,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {n} | {r['n_samples']} | {t['xi']['smape']:.2f} | {t['kappa']['smape']:.2f} | "
                      f"{t['xi']['wmape']:.2f} | {t['kappa']['wmape']:.2f} | {t['xi_unit']['wmape']:.2f} | "
                      f"{b.get('xi_train_mean', {}).get('wmape', float('nan')):.2f} | {b['kappa_one']['wmape']:.2f} |")
+    d0 = {n: r["kappa_torso_mean_m"] for n, r in est.items() if "kappa_torso_mean_m" in r}
+    if d0:
+        lines += ["", "kappa's D0 (threshold D0/2): " + "; ".join(f"{n} {v * 100:.1f} cm" for n, v in d0.items()) + "."]
     if any("kappa_by_threshold_distance" in r["table7"] for r in est.values()):
         lines += ["", "Where the kappa error comes from: joints by the distance of their true error D from the "
                   "threshold D0/2 (share of joints % / share of the kappa error % / wMAPE term %):", ""]

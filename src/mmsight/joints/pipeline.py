@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -387,6 +388,13 @@ class MMJointsBundle:
     @property
     def units_per_metre(self) -> float:
         return float(self.config.heads.units_per_metre)
+
+    @property
+    def descriptor_reference(self) -> DescriptorReference:
+        """The reference the descriptor heads learned: :attr:`reference` (the training split's) with
+        ``D0`` replaced by ``heads.torso_mean`` when that is set. PCK keeps the training torso."""
+        t = self.config.heads.torso_mean
+        return self.reference if t is None else dataclasses.replace(self.reference, torso_mean=float(t))
 
     def add_extra(self, name: str, kind: str, module: nn.Module, **kwargs: Any) -> None:
         """Attach an extra module (``kind`` registered with :func:`register_extra`)."""

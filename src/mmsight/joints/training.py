@@ -31,6 +31,7 @@ replicates on one core); training runs with ``config.threads`` torch threads.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -694,8 +695,16 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 #: module's shape), and may therefore differ between a core and the estimator stages trained on it.
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
-    "heads.loss", "heads.unit_weight", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
+    "heads.loss", "heads.unit_weight", "heads.torso_mean", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
     "downstream.batch_size", "downstream.lr", "threads", "stage_seed")
+
+
+def stage_reference(reference: DescriptorReference, config: MMJointsConfig) -> DescriptorReference:
+    """The descriptor reference of the estimator stages: the core's, with ``D0`` replaced by
+    ``heads.torso_mean`` when that is set (psi_bar and the rest stay the training split's)."""
+    if config.heads.torso_mean is None:
+        return reference
+    return dataclasses.replace(reference, torso_mean=float(config.heads.torso_mean))
 
 
 def core_config_differences(core: MMJointsConfig, config: MMJointsConfig) -> list[str]:
@@ -938,8 +947,9 @@ def train_mmjoints(
         if assignment is not None:
             cross_fit = _apply_cross_fitting(samples, assignment, fold_estimators, log)
             info["cross_fit"] = cross_fit
-        xi_scale = xi_scale_value(cfg.heads.xi_scale, core.reference)
-        targets = descriptor_targets(samples, core.reference, xi_scale, cfg.heads.units_per_metre)
+        reference = stage_reference(core.reference, cfg)
+        xi_scale = xi_scale_value(cfg.heads.xi_scale, reference)
+        targets = descriptor_targets(samples, reference, xi_scale, cfg.heads.units_per_metre)
         timings["estimator_predictions"] = time.perf_counter() - t
         info["n_train_samples"] = len(samples)
         info["training_targets"] = "out_of_fold" if cross_fit is not None else "in_sample"
@@ -966,7 +976,7 @@ def train_mmjoints(
             model.pose_vae.eval()
             surr_pose = model.pose_vae.decode(_t(p_refine)).numpy()
         inputs = HeadInputs(p_pred, p_refine, surr_pose, mu_s, samples.pred)
-        ref_consts = (core.reference.psi_mean, xi_scale, core.reference.torso_mean, cfg.heads.units_per_metre)
+        ref_consts = (reference.psi_mean, xi_scale, reference.torso_mean, cfg.heads.units_per_metre)
         model.descriptor.frame_encoder.set_reference(*ref_consts)
 
         t = time.perf_counter()

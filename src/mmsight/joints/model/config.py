@@ -191,6 +191,10 @@ class HeadConfig:
             0 or 1, the two differ (deviation 13 in docs/joints.md).
         unit_weight: weight of the scale-1 sensing output's term in the loss (it shares the xi
             branch with the primary score; ignored when ``xi_scale`` is 1).
+        torso_mean: ``D0`` of eq. 2 in metres for the estimator stages (their kappa targets, the
+            heads' reference and the checkpoint's reference, hence evaluation); None = the mean
+            torso length of the training split (the core's reference, the default). A fixed value
+            such as the paper's configured 0.20 m moves the correct/incorrect threshold D0/2.
         epochs, batch_size, lr: optimisation.
     """
 
@@ -202,6 +206,7 @@ class HeadConfig:
     units_per_metre: float = 100.0
     loss: str = "mse"
     unit_weight: float = 1.0
+    torso_mean: float | None = None
     epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
@@ -317,6 +322,9 @@ class MMJointsConfig:
             (h.units_per_metre > 0, "heads.units_per_metre must be > 0"),
             (h.loss in HEAD_LOSSES, f"heads.loss must be one of {', '.join(HEAD_LOSSES)}, got {h.loss!r}"),
             (h.unit_weight >= 0, f"heads.unit_weight must be >= 0, got {h.unit_weight}"),
+            (h.torso_mean is None or (isinstance(h.torso_mean, (int, float)) and not isinstance(h.torso_mean, bool)
+                                      and 0 < h.torso_mean < 3),
+             f"heads.torso_mean must be None or a length in metres in (0, 3), got {h.torso_mean!r}"),
             (self.downstream.activity_window >= 1, "downstream.activity_window must be >= 1"),
             (self.downstream.activity_seeds >= 1, "downstream.activity_seeds must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
