@@ -5,7 +5,8 @@
 * ``train-folds`` - train the ``K`` fold estimators of a registered estimator for cross-fitting;
 * ``evaluate`` - every table figure of one or more checkpoints on any MARS-format file
   (``results.json`` + ``results.md``);
-* ``describe`` - ``(x, y, z, xi, kappa)`` per joint and frame, and a skeleton figure.
+* ``describe`` - ``(x, y, z, xi, kappa)`` per joint and frame, and a skeleton figure;
+* ``import-sim`` - a simulated ``rehab`` dataset (``mmsight simulate rehab``) as a MARS-format file.
 """
 
 from __future__ import annotations
@@ -213,3 +214,21 @@ def describe_command(
     res = describe(data, out, checkpoint, split=split, frame=frame, fmt=fmt, log=_log)
     for k, v in res["paths"].items():
         _log(f"{k}: {v}")
+
+
+@joints_app.command("import-sim")
+def import_sim_command(
+    dataset: Path = typer.Argument(..., exists=True, file_okay=False, help="Dataset written by 'mmsight simulate rehab'."),
+    out: Path = typer.Option(..., "--out", help="MARS-format .npz to write (atomically)."),
+    max_points: int = typer.Option(64, "--max-points", min=0,
+                                   help="Points kept per frame, the strongest by SNR (MARS: 64); 0 = all."),
+) -> None:
+    """Write a simulated rehab dataset as a MARS-format .npz, for 'joints train' and 'joints evaluate'."""
+    from mmsight.joints.sim_data import sim_rehab_arrays, write_mars_npz
+
+    arrays, rep = sim_rehab_arrays(dataset, max_points=max_points or None)
+    write_mars_npz(arrays, out)
+    split = ", ".join(f"{k} {v}" for k, v in rep.frames_per_split.items())
+    _log(f"{rep.sequences} sequences, {rep.frames} frames ({split}), {rep.points} points; "
+         f"{rep.points_dropped} points dropped by the cap of {max_points or 'no'} per frame "
+         f"in {rep.frames_capped} frames; wrote {out}")

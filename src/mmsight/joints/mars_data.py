@@ -15,6 +15,7 @@ array              shape, dtype        meaning
 ``frame_time``     ``[F] float64``     POSIX seconds
 ``joints``         ``[F, 25, 3] f32``  Kinect V2 skeleton (m), NaN where no label is available
 ``joint_names``    ``[25] str``        Kinect V2 joint order (optional)
+``frame_recording````[F] int``          recording id (optional; MARS has none: see ``run_id``)
 =================  ==================  =============================================================
 
 Everything here is vectorised: the 32k-frame train/validate file loads, validates and converts to
@@ -128,6 +129,8 @@ class MarsFrames:
         joints_kinect: ``float32 [F, 25, 3]`` Kinect V2 skeleton in metres (NaN = no label).
         joint_names: the 25 Kinect joint names.
         source: where the frames came from (file name), for reports.
+        recording: ``int64 [F]`` recording id from the optional ``frame_recording`` array (None in
+            MARS's own file); when given, a new recording also starts a new run.
     """
 
     points: np.ndarray
@@ -139,6 +142,7 @@ class MarsFrames:
     joints_kinect: np.ndarray
     joint_names: tuple[str, ...] = KINECT_V2_JOINT_NAMES
     source: str = ""
+    recording: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -173,8 +177,9 @@ class MarsFrames:
     def run_id(self) -> np.ndarray:
         """``int64 [F]`` index of the run each frame belongs to.
 
-        A run is a maximal block of consecutive frames sharing (subject, movement, split). Two
-        blocks with the same triple that are not adjacent in the file are different runs.
+        A run is a maximal block of consecutive frames sharing (subject, movement, split) and,
+        when the file has ``frame_recording``, the recording. Two blocks with the same key that are
+        not adjacent in the file are different runs.
         """
         if "run_id" not in self._cache:
             f = self.n_frames
@@ -185,6 +190,8 @@ class MarsFrames:
                     | (self.movement[1:] != self.movement[:-1])
                     | (self.split[1:] != self.split[:-1])
                 )
+                if self.recording is not None:
+                    change[1:] |= self.recording[1:] != self.recording[:-1]
             rid = np.cumsum(change) - 1
             rid.setflags(write=False)
             self._cache["run_id"] = rid
@@ -290,6 +297,13 @@ def frames_from_arrays(arrays: dict, *, source: str = "", check_time: bool = Fal
         names = tuple(str(n) for n in jn)
         if names[:21] != KINECT_V2_JOINT_NAMES[:21]:
             raise MarsDataError("array 'joint_names' is not in Kinect V2 order")
+    recording = None
+    if "frame_recording" in arrays:
+        recording = np.asarray(arrays["frame_recording"])
+        if recording.shape != (n_frames,) or not np.issubdtype(recording.dtype, np.integer):
+            raise MarsDataError(f"array 'frame_recording' must be an integer array [F]=({n_frames},), "
+                                f"got {recording.shape} {recording.dtype}")
+        recording = recording.astype(np.int64)
     split = per_frame["frame_split"].astype(np.int64)
     if n_frames and not np.isin(split, list(SPLIT_NAMES)).all():
         raise MarsDataError(f"array 'frame_split' holds codes {sorted(set(np.unique(split)) - set(SPLIT_NAMES))}; allowed 0, 1, 2")
@@ -310,6 +324,7 @@ def frames_from_arrays(arrays: dict, *, source: str = "", check_time: bool = Fal
         joints_kinect=ro(joints.astype(np.float32, copy=False)),
         joint_names=names,
         source=source,
+        recording=None if recording is None else ro(recording),
     )
     if check_time and n_frames > 1:
         rid = frames.run_id
