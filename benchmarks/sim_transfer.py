@@ -62,8 +62,13 @@ def main() -> None:
     train = (mars.split == 0) & mars.valid
     mean_pose = mars.joints[train].mean(axis=0)
     mars_root = np.median(mars.joints[mars.valid][:, 0], axis=0)
-    sim_root = np.median(z["joints"][:, 0], axis=0)
-    print(f"estimator {args.estimator.name}; SpineBase median (m): MARS {np.round(mars_root, 3)}, sim {np.round(sim_root, 3)}")
+    lab_frames = np.array([labels[r]["environment"] == "lab" and labels[r]["radar_position"] == "front"
+                           for r in z["frame_recording"]])
+    if not lab_frames.any():
+        raise SystemExit(f"{args.dataset} has no lab / front sequence (MARS's condition)")
+    sim_root = np.median(z["joints"][lab_frames, 0], axis=0)
+    print(f"estimator {args.estimator.name}; SpineBase median (m): MARS {np.round(mars_root, 3)}, "
+          f"sim lab/front {np.round(sim_root, 3)}")
 
     base = errors(est, z, args.split, mean_pose)
     cond = np.array([f"{labels[r]['environment']}/{labels[r]['radar_position']}" for r in base["recording"]])
