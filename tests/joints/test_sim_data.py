@@ -113,3 +113,16 @@ def test_cli_import_sim_then_evaluate_runs_unchanged(rehab_dir, tmp_path) -> Non
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     est = next(iter(res["estimators"].values()))
     assert est["n_samples"] > 0 and np.isfinite(est["table7"]["kappa"]["wmape"])
+
+
+def test_results_name_the_shipped_checkpoint_without_a_machine_path(rehab_dir, tmp_path) -> None:
+    import json
+
+    from mmsight.cli.joints import joints_app
+
+    out = tmp_path / "sim.npz"
+    assert CliRunner().invoke(joints_app, ["import-sim", str(rehab_dir), "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(joints_app, ["evaluate", "--data", str(out), "--out", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    ck = next(iter(json.loads((tmp_path / "ev" / "results.json").read_text())["checkpoints"].values()))
+    assert ck["path"] == "mmsight:joints/assets/mmjoints_mars_cnn"

@@ -407,7 +407,7 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data: str | os.PathLike, 
         if name in results["estimators"]:
             name = f"{name}@{os.fspath(ck)}"
         results["estimators"][name] = r
-        results["checkpoints"][name] = {"path": os.fspath(ck), "config": bundle.config.to_dict(),
+        results["checkpoints"][name] = {"path": _portable_path(ck), "config": bundle.config.to_dict(),
                                         "estimator": bundle.estimator_info, "xi_scale": bundle.xi_scale,
                                         "reference": bundle.reference.to_dict(),
                                         "training": bundle.meta.get("training", {}),
@@ -518,6 +518,13 @@ def render_markdown(results: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # describe
 # --------------------------------------------------------------------------------------------
+
+
+def _portable_path(path: str | os.PathLike) -> str:
+    """The shipped checkpoint as ``mmsight:joints/assets/...`` (no machine path in results); others as given."""
+    p = Path(path).resolve()
+    pkg = Path(__file__).resolve().parents[1]
+    return f"mmsight:{p.relative_to(pkg).as_posix()}" if p.is_relative_to(pkg) else os.fspath(path)
 
 
 def default_checkpoint() -> Path:
