@@ -31,6 +31,7 @@ from scipy import ndimage
 
 from .geometry import RayHits, SceneGeometry, _unit_rows, ray_cast, segment_occluded, tail_geometry
 from .materials import Appearance, SampledAppearance, get_material
+from mmsight.utils.random import standard_normal_f32
 
 __all__ = [
     "PinholeCamera",
@@ -689,7 +690,7 @@ def depth_noise(
     """
     z = np.asarray(depth, dtype=np.float64)
     valid = z > 0
-    out = np.where(valid, z + model.sigma(z, incidence) * rng.standard_normal(z.shape, dtype=np.float32), 0.0)
+    out = np.where(valid, z + model.sigma(z, incidence) * standard_normal_f32(rng, z.shape), 0.0)
     u = rng.random(z.shape, dtype=np.float32)
     span = max(model.hole_angle_full - model.hole_angle_start, 1e-6)
     p_hole = np.clip((incidence - model.hole_angle_start) / span, 0.0, 1.0)
@@ -1060,7 +1061,7 @@ def _sensor_noise(img: np.ndarray, full_well: float, read_noise: float, rng: np.
     ``e + read_noise^2``, drawn once per value (float32 draws)."""
     e = np.clip(img, 0.0, 1.0, out=img)
     e *= full_well
-    noise = rng.standard_normal(e.shape, dtype=np.float32)
+    noise = standard_normal_f32(rng, e.shape)
     e += np.sqrt(e + read_noise**2) * noise
     e *= 1.0 / full_well
     return e
