@@ -125,11 +125,16 @@ def test_gait_and_rehab_rigs() -> None:
         sc = scenes.rehab_scene("clinic", pos, rng)
         subject = np.array([*sc.labels["subject_xy"], 1.0, 1.0])
         p = sc.rig.T_radar_from_room @ subject
-        assert abs(math.atan2(p[0], p[1])) < math.radians(2.0)  # the radar looks at the subject
         heading = sc.labels["subject_heading"]
         face = np.array([math.sin(heading), math.cos(heading)])
         to_radar = np.subtract(sc.rig.radar_xy, sc.labels["subject_xy"])
-        assert face @ to_radar / np.linalg.norm(to_radar) == pytest.approx(1.0)
+        if pos == "front":
+            # as in MARS: 0.10-0.22 m right of the boresight (radar frame +x), facing along it
+            assert scenes.REHAB_FRONT_LATERAL[0] <= p[0] <= scenes.REHAB_FRONT_LATERAL[1]
+            assert heading == pytest.approx(math.pi)
+        else:
+            assert abs(math.atan2(p[0], p[1])) < math.radians(2.0)  # the radar looks at the subject
+            assert face @ to_radar / np.linalg.norm(to_radar) == pytest.approx(1.0)
 
 
 def test_radar_scene_and_clutter_models() -> None:

@@ -727,9 +727,12 @@ def gait_scene(name: str, rng: np.random.Generator, *, image_size: int = 128) ->
 
 REHAB_ENVIRONMENTS: tuple[str, ...] = ("lab", "living_room", "clinic", "gym")
 """Four rehab environments [EST: MARS was recorded in one lab; the other three are ours]."""
+REHAB_FRONT_LATERAL: tuple[float, float] = (0.10, 0.22)
+"""Range (m, uniform) of the subject's offset to the radar's right in the ``front`` position (MARS)."""
 REHAB_RADAR_POSITIONS: tuple[str, ...] = ("front", "elevated")
-"""Two radar placements [EST]: ``front`` 1.0 m high, level, 1.8-2.2 m in front of the subject (MARS: the
-Kinect SpineBase is 1.72-2.07 m from the radar, 10th-90th percentile, and the feet ~0.93 m below it);
+"""Two radar placements [EST]: ``front`` 1.0 m high, level, 1.8-2.2 m in front of the subject, who stands
+0.10-0.22 m right of the boresight as seen from the radar (MARS: the Kinect SpineBase is 1.72-2.07 m from the radar, 10th-90th
+percentile, 0.15-0.21 m right of the boresight, and the feet ~0.93 m below it);
 ``elevated`` 1.8 m high, 15 degrees down, 30 degrees to the side."""
 
 
@@ -744,6 +747,10 @@ def rehab_scene(environment: str, radar_position: str, rng: np.random.Generator,
     dist = _u(rng, *distance_range)
     subject = (0.0, dist)
     if radar_position == "front":
+        # MARS's subjects stood 0.15-0.21 m to the right of the radar's boresight (Kinect SpineBase x,
+        # 10th-90th percentile over the arm movements 1-3), facing along it (their shoulder line is
+        # square to the boresight to within a degree)
+        subject = (_u(rng, *REHAB_FRONT_LATERAL), dist)
         rig = SensorRig(radar_height=1.0, radar_tilt_deg=0.0, camera_offset=(0.0, 0.0, 0.1),
                         image_size=(image_size, image_size), hfov_deg=84.0, camera_model="Kinect V2-like RGB-D")
     else:
@@ -780,6 +787,8 @@ def rehab_scene(environment: str, radar_position: str, rng: np.random.Generator,
                                    size=(1.6, 1.0, 0.02), name="mirror"))
     to_radar = np.subtract(rig.radar_xy, subject)
     heading = float(math.atan2(to_radar[0], to_radar[1]))  # the subject faces the radar
+    if radar_position == "front":
+        heading = math.pi  # ... or, in front of it, along its boresight (as in MARS)
     return Scene("rehab", f"{environment}/{radar_position}", room, rig, tuple(clutter), None, True, (),
                  {"environment": environment, "radar_position": radar_position, "subject_xy": subject,
                   "subject_heading": heading})

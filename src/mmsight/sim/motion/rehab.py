@@ -1,18 +1,25 @@
 """The ten MARS rehabilitation movements (An & Ogras, ACM TECS 2021) with per-subject style.
 
-MARS lists the movements by name only; the poses below are our reading of those names (the
-subject faces the radar):
+MARS lists the movements by name only. The poses below started as our reading of those names and
+were then fitted to MARS's own Kinect skeletons (``shared/data/mars``: per movement, where the wrists,
+elbows, ankles and SpineBase are relative to SpineBase, how long a repetition takes and how much of it
+is spent near the target; ``docs/sim_calibration.md``). The subject faces the radar:
 
 ====  ============================  ===============================================================
- #    name                          target pose at full amplitude (repeated from neutral standing)
+ #    name                          pose (H = body height)
 ====  ============================  ===============================================================
- 1    left upper limb extension     left arm raised forwards and up to ~150 deg, elbow straight
+ 1    left upper limb extension     left arm raised sideways to ~100 deg (frontal plane), elbow
+                                    straight, held ~1.5 s at the top
  2    right upper limb extension    mirror of 1
- 3    both upper limb extension     both arms raised to ~150 deg
- 4    left front lunge              left foot steps ~0.4 H forwards, pelvis drops ~0.16 H, back heel up
+ 3    both upper limb extension     both arms, as in 1
+ 4    left front lunge              from a held split stance (left foot ~0.22 H forwards, feet
+                                    ~0.55 m apart sideways) the pelvis sinks ~0.09 H and moves
+                                    forwards, the back heel rises; arms held up (forearms vertical,
+                                    wrists above the shoulders), trunk turned ~25 deg
  5    right front lunge             mirror of 4
- 6    squat                         pelvis drops ~0.2 H and back, trunk leans ~30 deg, arms forwards
- 7    left side lunge               left foot steps ~0.3 H sideways, weight shifts over the bent knee
+ 6    squat                         pelvis drops ~0.18 H and back, trunk leans ~30 deg; arms held up
+ 7    left side lunge               from a held wide stance (ankles ~0.6 m apart) the pelvis shifts
+                                    ~0.16 H to the left over the bent knee; arms held out sideways
  8    right side lunge              mirror of 7
  9    left limb extension           left arm raised sideways (~110 deg) and left leg lifted sideways
                                     (~30 deg hip abduction) together, balancing on the right leg
@@ -20,7 +27,7 @@ subject faces the radar):
 ====  ============================  ===============================================================
 
 Every repetition goes neutral -> target -> hold -> neutral -> rest with minimum-jerk profiles
-(stepping movements first step, then lower the body). Planted feet are held by leg IK.
+Planted feet are held by leg IK.
 """
 
 from __future__ import annotations
@@ -56,8 +63,8 @@ MARS_MOVEMENTS: dict[int, str] = {
 
 _STYLE_RANGES: dict[str, tuple[float, float]] = {
     "amplitude": (0.75, 1.1),
-    "tempo": (2.2, 4.5),
-    "hold": (0.1, 0.9),
+    "tempo": (1.0, 1.8),
+    "hold": (0.1, 0.5),
     "rest": (0.2, 1.0),
     "asymmetry": (-0.15, 0.15),
     "trunk_compensation": (0.5, 1.5),
@@ -70,18 +77,22 @@ class RehabStyle:
 
     Attributes:
         amplitude: scales every target excursion (1 = the nominal pose) [0.75, 1.1].
-        tempo: seconds from neutral to target and back, without the hold [2.2, 4.5].
-        hold: seconds held at the target [0.1, 0.9].
-        rest: seconds in neutral between repetitions [0.2, 1.0].
+        tempo: seconds from neutral to target and back, without the hold [1.0, 1.8].
+        hold: seconds held at the target [0.1, 0.5] (the arm raises add :data:`_ARM_RAISE_HOLD`).
+        rest: seconds in neutral between repetitions [0.2, 1.0] (halved for the arm raises).
+
+    The ranges are fitted to MARS's Kinect skeletons: repetition periods of 2.0-4.5 s per subject and
+    movement; the raised arm of movements 1-3 spends ~65 % of the time above half its range, the
+    lunges, the squat and the leg raises ~30-40 %.
         asymmetry: left-side excursions x (1 + a), right-side x (1 - a) [-0.15, 0.15].
         trunk_compensation: scales the accompanying trunk motion [0.5, 1.5].
         variability: scales the repetition-to-repetition jitter (amplitude 5 %, timing 8 %).
     """
 
     amplitude: float = 1.0
-    tempo: float = 3.0
-    hold: float = 0.4
-    rest: float = 0.5
+    tempo: float = 1.4
+    hold: float = 0.3
+    rest: float = 0.6
     asymmetry: float = 0.0
     trunk_compensation: float = 1.0
     variability: float = 1.0
@@ -104,6 +115,26 @@ class RehabStyle:
             self, amplitude=jit(self.amplitude, 0.05), tempo=jit(self.tempo, 0.08),
             hold=jit(self.hold, 0.08), rest=jit(self.rest, 0.08),
         )  # fmt: skip
+
+
+#: Arm postures that MARS's subjects hold through a whole recording (measured on the Kinect skeletons of
+#: ``shared/data/mars``, median over each movement's frames, relative to SpineBase): in the front lunges
+#: and the squat the wrists stay 0.54-0.71 m above SpineBase (10th-90th percentile), above the
+#: shoulders, with the elbows forwards and out to the side at 0.42-0.44 m (upper arms pointing
+#: out, ~25 deg below horizontal and ~20 deg forwards; forearms nearly vertical; the angles below
+#: were fitted to those segment directions); in the side lunges the arms are held out sideways (elbows and wrists at shoulder height, wrists
+#: 0.61-0.65 m to the side). Angles (deg) are (flexion, abduction, rotation) of the shoulder and the
+#: elbow's flexion, mirrored for the right side by the skeleton.
+_ARMS_UP = {"shoulder_left": (30, 60, -45), "shoulder_right": (30, 60, -45),
+            "elbow_left": (125, 0, 0), "elbow_right": (125, 0, 0)}  # fmt: skip
+_ARMS_OUT = {"shoulder_left": (0, 85, 0), "shoulder_right": (0, 85, 0),
+             "elbow_left": (10, 0, 0), "elbow_right": (10, 0, 0)}  # fmt: skip
+_HELD_ARMS: dict[int, dict[str, tuple[float, float, float]]] = {
+    4: dict(_ARMS_UP, spine_mid=(0, 0, 25)), 5: dict(_ARMS_UP, spine_mid=(0, 0, -25)), 6: _ARMS_UP,
+    7: _ARMS_OUT, 8: _ARMS_OUT}
+
+
+_ARM_RAISE_HOLD = 1.5  # s added to the hold of movements 1-3
 
 
 @dataclass
@@ -139,37 +170,30 @@ def _movement(number: int, body: BodyShape, style: RehabStyle) -> tuple[list[_St
     side = "left" if name.startswith("left") else ("right" if name.startswith("right") else None)
     if number in (1, 2):
         a = amp(side)
-        return [_Stage({f"shoulder_{side}": (150 * a, 12, 0), f"elbow_{side}": (5, 0, 0),
-                        "lumbar": (-4 * tc * a, 3 * tc * a * (1 if side == "right" else -1), 0)})], None  # fmt: skip
+        return [_Stage({f"shoulder_{side}": (8, 100 * a, 0), f"elbow_{side}": (5, 0, 0),
+                        "lumbar": (-2 * tc * a, 3 * tc * a * (1 if side == "right" else -1), 0)})], None  # fmt: skip
     if number == 3:
         al, ar = amp("left"), amp("right")
-        return [_Stage({"shoulder_left": (150 * al, 12, 0), "shoulder_right": (150 * ar, 12, 0),
+        return [_Stage({"shoulder_left": (8, 100 * al, 0), "shoulder_right": (8, 100 * ar, 0),
                         "elbow_left": (5, 0, 0), "elbow_right": (5, 0, 0),
-                        "lumbar": (-6 * tc * style.amplitude, 0, 0)})], None  # fmt: skip
+                        "lumbar": (-3 * tc * style.amplitude, 0, 0)})], None  # fmt: skip
     if number in (4, 5):
+        # held split stance (see _held_stance): the pelvis sinks and moves forwards over the front
+        # foot, the back heel rises
         a = amp(side)
-        step = 0.40 * h * a
-        arms = {f"shoulder_{s}": (5, 12, 0) for s in ("left", "right")}
-        s1 = _Stage(dict(arms, lumbar=(2 * tc, 0, 0)), root=(0.0, 0.45 * step, 0.0),
-                    feet={side: ((0.0, step, 0.0), 0.0, 0.0)}, lift=side)  # fmt: skip
-        s2 = _Stage(dict(arms, lumbar=(6 * tc * a, 0, 0)), root=(0.0, 0.08 * step, -0.16 * h * a),
-                    feet={other[side]: ((0.0, 0.0, 0.0), -35.0 * a, 8.0)})  # fmt: skip
-        return [s1, s2], None
+        step = _front_step(body, style, side)
+        return [_Stage({"lumbar": (6 * tc * a, 0, 0)}, root=(0.0, 0.12 * step, -0.09 * h * a),
+                       feet={other[side]: ((0.0, 0.0, 0.0), -25.0 * a, 0.0)})], None  # fmt: skip
     if number == 6:
         a = style.amplitude
         shift = 0.05 * style.asymmetry / 0.15
-        return [_Stage({"lumbar": (20 * a * tc, 0, 0), "spine_mid": (10 * a * tc, 0, 0), "neck": (-20 * a, 0, 0),
-                        "shoulder_left": (80 * a, 8, 0), "shoulder_right": (80 * a, 8, 0),
-                        "elbow_left": (5, 0, 0), "elbow_right": (5, 0, 0)},
-                       root=(shift, -0.08 * h * a, -0.20 * h * a))], None  # fmt: skip
+        return [_Stage({"lumbar": (20 * a * tc, 0, 0), "spine_mid": (10 * a * tc, 0, 0), "neck": (-20 * a, 0, 0)},
+                       root=(shift, -0.08 * h * a, -0.18 * h * a))], None  # fmt: skip
     if number in (7, 8):
+        # held wide stance (see _held_stance): the pelvis shifts over the bent knee of the lunge side
         a = amp(side)
-        step = 0.30 * h * a
-        x = lat(side) * step
-        arms = {f"shoulder_{s}": (35 * a, 10, 0) for s in ("left", "right")}
-        s1 = _Stage(dict(arms), root=(0.25 * x, 0.0, 0.0), feet={side: ((x, 0.0, 0.0), 0.0, 14.0)}, lift=side)
-        s2 = _Stage(dict(arms, lumbar=(15 * a * tc, 0, 0)), root=(0.35 * x, -0.03 * h, -0.12 * h * a))
-        return [s1, s2], None
+        return [_Stage({"lumbar": (10 * a * tc, 0, 0)},
+                       root=(lat(side) * 0.16 * h * a, -0.02 * h, -0.05 * h * a))], None  # fmt: skip
     if number in (9, 10):
         a = amp(side)
         st = other[side]
@@ -179,6 +203,34 @@ def _movement(number: int, body: BodyShape, style: RehabStyle) -> tuple[list[_St
                         "lumbar": (0, -bend, 0)},
                        root=(lat(st) * 0.045 * a, 0.0, 0.0))], side  # fmt: skip
     raise ValueError(f"unknown MARS movement {number}; known: {sorted(MARS_MOVEMENTS)}")
+
+
+def _front_step(body: BodyShape, style: RehabStyle, side: str | None) -> float:
+    """Length (m) of the front lunges' split stance: MARS's subjects hold their feet 0.30-0.46 m apart
+    front to back (ankle distance along the facing direction, per subject)."""
+    a = style.amplitude * (1 + style.asymmetry if side == "left" else 1 - style.asymmetry)
+    return 0.22 * body.height * a
+
+
+def _held_stance(number: int, body: BodyShape, style: RehabStyle) -> tuple[np.ndarray, np.ndarray]:
+    """Ankle shifts ``[2, 3]`` (left, right; body frame, m) and root shift ``[3]`` of the stance a
+    movement is performed from. MARS's subjects do the lunges from a stance they keep for the whole
+    recording (their ankles move by a few cm at most): the front lunges from a split stance (feet
+    0.30-0.46 m apart front to back and ~0.55 m sideways), the side lunges from a wide one (ankles
+    ~0.6 m apart, against ~0.2 m in neutral standing)."""
+    ank = np.zeros((2, 3))
+    root = np.zeros(3)
+    name = MARS_MOVEMENTS[number]
+    side = "left" if name.startswith("left") else ("right" if name.startswith("right") else None)
+    if number in (4, 5):
+        step = _front_step(body, style, side)
+        ank[0 if side == "left" else 1, 1] = step
+        ank[0, 0], ank[1, 0] = -0.07 * body.height, 0.07 * body.height  # and wide: ~0.55 m apart sideways
+        root[1] = 0.45 * step
+    elif number in (7, 8):
+        w = 0.12 * body.height * style.amplitude
+        ank[0, 0], ank[1, 0] = -w, w  # the person's left is body -x
+    return ank, root
 
 
 def _profiles(t: np.ndarray, n_stages: int, style: RehabStyle) -> np.ndarray:
@@ -236,6 +288,8 @@ def rehab_movement(
         raise ValueError("repetitions must be >= 1")
     style = style or RehabStyle()
     reps = [style.realize(g) for _ in range(repetitions)]
+    if number in (1, 2, 3):  # arm raises: long holds, short rests (MARS)
+        reps = [replace(r, hold=r.hold + _ARM_RAISE_HOLD, rest=0.5 * r.rest) for r in reps]
     starts, t = [], lead_in
     for r in reps:
         starts.append(t)
@@ -245,10 +299,15 @@ def rehab_movement(
     t_count = times.shape[0]
 
     base = standing_angles()
+    for jn, value in _HELD_ARMS.get(number, {}).items():  # arms held up through the whole clip
+        base[_J[jn]] = np.array(value) * _DEG
     a = np.repeat(base[None], t_count, axis=0)
     root = np.zeros((t_count, 3))
     root[:, 2] = body.root_height - 0.003
     ank0, feet0 = _stance_feet(body)
+    held_ank, held_root = _held_stance(number, body, style)
+    ank0 = ank0 + held_ank
+    root += held_root[None]
     ankles = np.repeat(ank0[None], t_count, axis=0)
     feet = np.repeat(feet0[None], t_count, axis=0)
     free_leg: str | None = None
