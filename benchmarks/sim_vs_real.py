@@ -280,7 +280,10 @@ def simulate_rehab(cache: Path, variant: str, sequences: int, frames: int, seed:
     if variant == "before":
         over.update(REHAB_BEFORE)
     cfg = load_config("rehab", over)
-    key = _cache_key([cfg.to_dict(), cfg.radar_config().to_dict(), sequences, seed])
+    from mmsight.sim.runner import SIMULATOR_VERSION
+
+    # the simulator version is part of the key: a changed simulator never reuses an old cache
+    key = _cache_key([cfg.to_dict(), cfg.radar_config().to_dict(), sequences, seed, SIMULATOR_VERSION])
     out = cache / f"rehab-{variant}-{key}"
     simulate("rehab", out, sequences=sequences, seed=seed, workers=workers, resume=not refresh,
              overwrite=refresh, config=cfg, progress=True)
@@ -332,7 +335,10 @@ def simulate_walk(cache: Path, setup: WalkSetup, sequences: int, seed: int, refr
 
     cfg = TaskConfig(n_frames=setup.n_frames, fps=setup.fps, radar="iwr1443boost", radar_overrides=RADHAR_PROFILE,
                      camera=False, store_adc=True, ra_max_range=6.0)
-    key = _cache_key([asdict(setup), cfg.to_dict(), cfg.radar_config().to_dict(), WALK_CHAINS, sequences, seed])
+    from mmsight.sim.runner import SIMULATOR_VERSION
+
+    key = _cache_key([asdict(setup), cfg.to_dict(), cfg.radar_config().to_dict(), WALK_CHAINS, sequences, seed,
+                      SIMULATOR_VERSION])
     f = cache / f"walk-{key}.npz"
     if f.exists() and not refresh:
         z = np.load(f)

@@ -52,6 +52,11 @@ class ChainOptions:
         n_doppler_fft: Doppler FFT size (None: n_loops; must be even).
         n_angle: azimuth FFT size / angle bins of the range-azimuth map.
         clutter_removal: subtract the mean over chirps per range bin and channel (TI ``clutterRemoval``).
+        clutter_mean: which mean ``clutter_removal`` subtracts. ``"window"`` (default): the
+            Doppler-window-weighted mean, which leaves exactly nothing in the zero-Doppler bin.
+            ``"plain"``: the plain mean over chirps, before the window (what TI's mmWave SDK demo does
+            in its Doppler processing): a slowly moving target keeps some energy in the zero-Doppler
+            bin, so it can be detected there. A static target vanishes with either.
         ra_clutter_removal: clutter removal for the range-azimuth map only (None: as ``clutter_removal``).
             ``clutter_removal=True, ra_clutter_removal=False`` gives in one pass what two chains (with
             and without removal) give: points and range-Doppler map without the static scene, the
@@ -97,6 +102,7 @@ class ChainOptions:
     n_doppler_fft: int | None = None
     n_angle: int = 64
     clutter_removal: bool = True
+    clutter_mean: Literal["window", "plain"] = "window"
     ra_clutter_removal: bool | None = None
     cfar_kind: CfarKind = "ca"
     cfar_pfa: float = 1e-6
@@ -128,6 +134,8 @@ class ChainOptions:
             raise ValueError(f"angle_method must be 'fft' or 'capon', got {self.angle_method!r}")
         if self.ra_method not in ("fft", "capon"):
             raise ValueError(f"ra_method must be 'fft' or 'capon', got {self.ra_method!r}")
+        if self.clutter_mean not in ("window", "plain"):
+            raise ValueError(f"clutter_mean must be 'window' or 'plain', got {self.clutter_mean!r}")
         if self.cfar_kind not in ("ca", "cago", "caso", "os"):
             raise ValueError(f"cfar_kind must be one of ca, cago, caso, os; got {self.cfar_kind!r}")
         if self.n_angle < 2 or self.n_angle % 2:
@@ -236,6 +244,10 @@ class SignalChain:
         b0, b1 = int(nz.min()), int(nz.max()) + 1
         self._clutter_slice = (b0, b1)
         self._clutter_gain = wf[b0:b1].astype(np.complex64)[:, None, None]  # [n_bins, 1, 1]
+        # "plain" mean: X'[k] = X[k] - mean_m(x_m) * sum(w) * Wf[k] / sum(w); the mean of the range cube
+        # over chirps is taken in doppler_cube (before the FFT) and kept for _remove_clutter
+        self._w_sum = np.float32(w_d.sum())
+        self._plain_zero: np.ndarray | None = None
         # TDM compensation and azimuth beamforming
         self._comp = P.tdm_compensation(c, self.n_doppler)  # [D, V]
         comp = self._comp if o.tdm_compensation else np.ones_like(self._comp)
@@ -315,6 +327,9 @@ class SignalChain:
         n_l = rcube.shape[-3]
         shape = (*rcube.shape[:-3], self.n_doppler, *rcube.shape[-2:])
         buf = self._buffer("doppler", shape, np.complex64) if reuse else np.empty(shape, np.complex64)
+        if self.options.clutter_mean == "plain":
+            # the plain mean over chirps (times sum(w)), for _remove_clutter on this cube
+            self._plain_zero = rcube.mean(axis=-3, keepdims=True) * self._w_sum
         np.multiply(rcube, self._w_doppler, out=buf[..., :n_l, :, :])
         if self.n_doppler > n_l:
             buf[..., n_l:, :, :] = 0
@@ -324,9 +339,18 @@ class SignalChain:
         return out
 
     def _remove_clutter(self, dcube: np.ndarray) -> None:
-        """Static clutter removal on a Doppler cube, in place (exact post-FFT correction)."""
+        """Static clutter removal on a Doppler cube, in place (exact post-FFT correction): subtracting a
+        constant ``c`` from every chirp before the window is subtracting ``c * W(k)`` after the FFT, W
+        the window's spectrum. ``c`` is the window-weighted mean (``clutter_mean="window"``: read off
+        the zero-Doppler bin) or the plain mean of the last cube :meth:`doppler_cube` transformed."""
         b0, b1 = self._clutter_slice
-        zero = dcube[..., self._k0 : self._k0 + 1, :, :].copy()
+        if self.options.clutter_mean == "plain":
+            if self._plain_zero is None or self._plain_zero.shape[:-3] != dcube.shape[:-3] \
+                    or self._plain_zero.shape[-2:] != dcube.shape[-2:]:
+                raise RuntimeError("clutter_mean='plain' needs the Doppler cube from this chain's doppler_cube")
+            zero = self._plain_zero
+        else:
+            zero = dcube[..., self._k0 : self._k0 + 1, :, :].copy()
         dcube[..., b0:b1, :, :] -= zero * self._clutter_gain
 
     def range_azimuth(self, dcube: np.ndarray) -> np.ndarray:
