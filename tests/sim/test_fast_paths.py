@@ -276,3 +276,57 @@ def test_ray_cast_without_normals_gives_the_same_hits(body):
     for f in ("t", "primitive", "point", "object_id", "kind", "material"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     assert not b.normal.any()
+
+
+# ------------------------------------------------------------------------------------ gait calibration
+def _hip_residual_three_cycles(params, body_shape, target):  # type: ignore[no-untyped-def]
+    """The straightforward calibration residual: three whole cycles from phase 0, the second measured."""
+    from dataclasses import replace
+
+    from mmsight.sim.motion import gait as G
+
+    sym = replace(params, step_asymmetry=0.0, timing_asymmetry=0.0)
+    _, cycle_dur, _ = sym.cycle(body_shape)
+    n = int(round(cycle_dur * G._INTERNAL_RATE))
+    phase = np.arange(3 * n + 1) / n
+    feet = body_shape.foot_contact_points().reshape(2, 3)
+    mid = int(round(0.5 * G._double_support(sym.duty_factor(body_shape), 0.0)[1] * n))
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        ang = G._gait_angles(sym, body_shape, phase, float(x[0]), 1.0, float(x[1]))
+        j, _ = body_shape.forward_kinematics(ang[[n + mid]], np.zeros(3), 0.0)
+        _, root = G._plant_feet(body_shape, sym, ang, phase, n / cycle_dur)
+        adv = float(np.hypot(*(root[2 * n, :2] - root[n, :2])))
+        return np.array([(adv - target) / target, (j[0, feet[1], 2].min() - j[0, feet[0], 2].min()) / body_shape.leg_length])
+
+    return residual
+
+
+def test_hip_calibration_on_a_short_track_solves_the_three_cycle_equations() -> None:
+    """_calibrate_hip measures one cycle on a track of 1.6 cycles: its solution is a root of the
+    three-cycle residual (to its own 2e-4 tolerance) and the residuals agree to float rounding."""
+    from mmsight.sim.motion import gait as G
+    from mmsight.sim.tasks.common import make_subject
+
+    for s in range(3):
+        subject = make_subject(11, s)
+        params = subject.gait.realize(np.random.default_rng(s))
+        length, _, _ = params.cycle(subject.body)
+        scale, offset = G._calibrate_hip(params, subject.body, length)
+        ref = _hip_residual_three_cycles(params, subject.body, length)
+        assert np.max(np.abs(ref(np.array([scale, offset])))) < 2e-4
+        # and the calibration ran on the short track
+        seen: list[np.ndarray] = []
+        orig = G._plant_feet
+
+        def spy(*a, **k):  # type: ignore[no-untyped-def]
+            out = orig(*a, **k)
+            seen.append(a[3])  # the phase track
+            return out
+
+        G._plant_feet = spy
+        try:
+            G._calibrate_hip(params, subject.body, length)
+        finally:
+            G._plant_feet = orig
+        assert seen and seen[0][0] > 0.4 and seen[0][-1] < 2.2  # the short track was used

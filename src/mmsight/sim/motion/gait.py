@@ -511,17 +511,22 @@ def _calibrate_hip(params: GaitParams, body: BodyShape, target: float) -> tuple[
     _, cycle_dur, _ = sym.cycle(body)
     n = int(round(cycle_dur * _INTERNAL_RATE))  # samples per cycle, as in `walk`
     rate = n / cycle_dur
-    phase = np.arange(3 * n + 1) / n  # three cycles; the second is measured
+    # the cycle from phase 1 to 2 is measured; every step of the planting is local in time (the root is
+    # a running sum of foot steps, the swing and pin corrections act within a fraction of a cycle), so
+    # half a cycle before it and a tenth after give the same advance and heights as a three-cycle
+    # track from phase 0 (to ~1e-13, tested) at a third of the cost
+    k0 = n // 2
+    phase = np.arange(k0, 2 * n + max(n // 10, 2) + 1) / n
     feet = body.foot_contact_points().reshape(2, 3)
     mid = int(round(0.5 * _double_support(sym.duty_factor(body), 0.0)[1] * n))
 
     def residual(x: np.ndarray) -> np.ndarray:
         ang = _gait_angles(sym, body, phase, float(x[0]), 1.0, float(x[1]))
-        j, _ = body.forward_kinematics(ang[[n + mid]], np.zeros(3), 0.0)
+        j, _ = body.forward_kinematics(ang[[n + mid - k0]], np.zeros(3), 0.0)
         _, root = _plant_feet(body, sym, ang, phase, rate)
         lead = j[0, feet[1], 2].min()  # right foot in the middle of double support
         trail = j[0, feet[0], 2].min()
-        adv = float(np.hypot(*(root[2 * n, :2] - root[n, :2])))
+        adv = float(np.hypot(*(root[2 * n - k0, :2] - root[n - k0, :2])))
         return np.array([(adv - target) / target, (lead - trail) / body.leg_length])
 
     x = np.array([1.0, -6.0])
