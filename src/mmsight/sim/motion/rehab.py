@@ -26,7 +26,7 @@ is spent near the target; ``docs/sim_calibration.md``). The subject faces the ra
  10   right limb extension          mirror of 9
 ====  ============================  ===============================================================
 
-Every repetition goes neutral -> target -> hold -> neutral -> rest with minimum-jerk profiles
+Every repetition goes neutral -> target -> hold -> neutral -> rest with minimum-jerk profiles.
 Planted feet are held by leg IK.
 """
 
@@ -80,13 +80,13 @@ class RehabStyle:
         tempo: seconds from neutral to target and back, without the hold [1.0, 1.8].
         hold: seconds held at the target [0.1, 0.5] (the arm raises add :data:`_ARM_RAISE_HOLD`).
         rest: seconds in neutral between repetitions [0.2, 1.0] (halved for the arm raises).
-
-    The ranges are fitted to MARS's Kinect skeletons: repetition periods of 2.0-4.5 s per subject and
-    movement; the raised arm of movements 1-3 spends ~65 % of the time above half its range, the
-    lunges, the squat and the leg raises ~30-40 %.
         asymmetry: left-side excursions x (1 + a), right-side x (1 - a) [-0.15, 0.15].
         trunk_compensation: scales the accompanying trunk motion [0.5, 1.5].
         variability: scales the repetition-to-repetition jitter (amplitude 5 %, timing 8 %).
+
+    The timing ranges are fitted to MARS's Kinect skeletons: repetition periods of 2.0-4.5 s per
+    subject and movement; the raised arm of movements 1-3 spends ~65 % of the time above half its
+    range, the lunges, the squat and the leg raises ~30-40 %.
     """
 
     amplitude: float = 1.0
@@ -117,14 +117,15 @@ class RehabStyle:
         )  # fmt: skip
 
 
-#: Arm postures that MARS's subjects hold through a whole recording (measured on the Kinect skeletons of
-#: ``shared/data/mars``, median over each movement's frames, relative to SpineBase): in the front lunges
-#: and the squat the wrists stay 0.54-0.71 m above SpineBase (10th-90th percentile), above the
-#: shoulders, with the elbows forwards and out to the side at 0.42-0.44 m (upper arms pointing
-#: out, ~25 deg below horizontal and ~20 deg forwards; forearms nearly vertical; the angles below
-#: were fitted to those segment directions); in the side lunges the arms are held out sideways (elbows and wrists at shoulder height, wrists
-#: 0.61-0.65 m to the side). Angles (deg) are (flexion, abduction, rotation) of the shoulder and the
-#: elbow's flexion, mirrored for the right side by the skeleton.
+#: Arm postures that MARS's subjects hold through a whole recording (measured on the Kinect skeletons
+#: of ``shared/data/mars``, median over each movement's frames, relative to SpineBase). In the front
+#: lunges and the squat the wrists stay 0.54-0.71 m above SpineBase (10th-90th percentile), above
+#: the shoulders, with the elbows forwards and out to the side at 0.42-0.44 m: upper arms pointing
+#: out, ~25 deg below horizontal and ~20 deg forwards, forearms nearly vertical (the angles below
+#: were fitted to those segment directions); the shoulder on the back leg's side comes forwards
+#: (trunk turned ~25 deg). In the side lunges the arms are held out sideways (elbows and wrists at
+#: shoulder height, wrists 0.61-0.65 m to the side). Angles (deg) are (flexion, abduction, rotation)
+#: of the shoulder and the elbow's flexion, mirrored for the right side by the skeleton.
 _ARMS_UP = {"shoulder_left": (30, 60, -45), "shoulder_right": (30, 60, -45),
             "elbow_left": (125, 0, 0), "elbow_right": (125, 0, 0)}  # fmt: skip
 _ARMS_OUT = {"shoulder_left": (0, 85, 0), "shoulder_right": (0, 85, 0),
