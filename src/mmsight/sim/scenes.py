@@ -731,9 +731,9 @@ REHAB_FRONT_LATERAL: tuple[float, float] = (0.10, 0.22)
 """Range (m, uniform) of the subject's offset to the radar's right in the ``front`` position (MARS)."""
 REHAB_RADAR_POSITIONS: tuple[str, ...] = ("front", "elevated")
 """Two radar placements [EST]: ``front`` 1.0 m high, level, 1.8-2.2 m in front of the subject, who stands
-0.10-0.22 m right of the boresight as seen from the radar (MARS: the Kinect SpineBase is 1.72-2.07 m from the radar, 10th-90th
-percentile, 0.15-0.21 m right of the boresight, and the feet ~0.93 m below it);
-``elevated`` 1.8 m high, 15 degrees down, 30 degrees to the side."""
+0.10-0.22 m right of the boresight as seen from the radar (MARS: the Kinect SpineBase is 1.72-2.07 m
+from the radar, 10th-90th percentile, 0.15-0.21 m right of the boresight, and the feet ~0.93 m below
+it); ``elevated`` 1.8 m high, 15 degrees down, 30 degrees to the side."""
 
 
 def rehab_scene(environment: str, radar_position: str, rng: np.random.Generator, *, image_size: int = 128,
