@@ -147,7 +147,6 @@ class _Stage:
     root: tuple[float, float, float] = (0.0, 0.0, 0.0)
     # side -> (ankle shift [m, body frame], pitch about the ball [deg, toe-down < 0], extra yaw [deg])
     feet: dict[str, tuple[tuple[float, float, float], float, float]] | None = None
-    lift: str | None = None  # stepping foot lifted on the way (arc height 0.06 m)
 
 
 def _movement(number: int, body: BodyShape, style: RehabStyle) -> tuple[list[_Stage], str | None]:
@@ -156,12 +155,7 @@ def _movement(number: int, body: BodyShape, style: RehabStyle) -> tuple[list[_St
     tc = style.trunk_compensation
 
     def amp(side: str | None) -> float:
-        a = style.amplitude
-        if side == "left":
-            return a * (1 + style.asymmetry)
-        if side == "right":
-            return a * (1 - style.asymmetry)
-        return a
+        return _side_amplitude(style, side)
 
     def lat(side: str) -> float:
         return -1.0 if side == "left" else 1.0  # body-frame x of the person's left/right
@@ -206,11 +200,19 @@ def _movement(number: int, body: BodyShape, style: RehabStyle) -> tuple[list[_St
     raise ValueError(f"unknown MARS movement {number}; known: {sorted(MARS_MOVEMENTS)}")
 
 
+def _side_amplitude(style: RehabStyle, side: str | None) -> float:
+    """The style's amplitude for a movement of one side: left x (1 + asymmetry), right x (1 - asymmetry)."""
+    if side == "left":
+        return style.amplitude * (1 + style.asymmetry)
+    if side == "right":
+        return style.amplitude * (1 - style.asymmetry)
+    return style.amplitude
+
+
 def _front_step(body: BodyShape, style: RehabStyle, side: str | None) -> float:
     """Length (m) of the front lunges' split stance: MARS's subjects hold their feet 0.30-0.46 m apart
     front to back (ankle distance along the facing direction, per subject)."""
-    a = style.amplitude * (1 + style.asymmetry if side == "left" else 1 - style.asymmetry)
-    return 0.22 * body.height * a
+    return 0.22 * body.height * _side_amplitude(style, side)
 
 
 def _held_stance(number: int, body: BodyShape, style: RehabStyle) -> tuple[np.ndarray, np.ndarray]:
@@ -332,8 +334,6 @@ def rehab_movement(
             for side, (shift, pitch, yaw) in (st.feet or {}).items():
                 k_side = 0 if side == "left" else 1
                 ankles[sel, k_side] += s[:, None] * np.array(shift)[None]
-                if st.lift == side:
-                    ankles[sel, k_side, 2] += 0.06 * np.sin(np.pi * s)
                 if pitch or yaw:
                     sgn = 1.0 if side == "left" else -1.0  # toe-out turns the left foot to -x
                     new = rot_z(sgn * yaw * _DEG * s) @ feet[sel, k_side] @ rot_x(pitch * _DEG * s)
