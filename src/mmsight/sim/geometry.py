@@ -39,7 +39,6 @@ points come out occluded without a separate normal test; pass ``ignore_primitive
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
@@ -70,21 +69,13 @@ __all__ = [
 PRIMITIVE_TYPES: tuple[str, ...] = ("ellipsoid", "capsule", "box", "quad", "plane")
 
 _INF = np.inf
-_BLAS_CONTROLLER: Any = None
-
-
 def _single_thread_blas() -> Any:
     """Context manager holding BLAS to one thread: the many tiny matrix products of ray casting are
-    several times slower when BLAS spreads them over threads (no-op without threadpoolctl)."""
-    global _BLAS_CONTROLLER
-    try:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
+    several times slower when BLAS spreads them over threads (no-op without threadpoolctl; free inside
+    an active limit, see :func:`mmsight.utils.threads.blas_limit`)."""
+    from mmsight.utils.threads import blas_limit
 
-            _BLAS_CONTROLLER = ThreadpoolController()
-        return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
+    return blas_limit(1)
 
 
 def _f64(a: np.ndarray | Sequence, shape_tail: tuple[int, ...], what: str) -> np.ndarray:

@@ -402,6 +402,23 @@ def render_sequence(
     Returns:
         :class:`Rendered`.
     """
+    from mmsight.utils.threads import blas_limit
+
+    # one BLAS limit for the whole sequence: the stages' own (nested) limits are then free
+    with blas_limit(1):
+        return _render_sequence(config, scene, people, rng, times=times, radar=radar, camera=camera)
+
+
+def _render_sequence(
+    config: TaskConfig,
+    scene: Any,
+    people: Sequence[PersonTrack],
+    rng: np.random.Generator,
+    *,
+    times: np.ndarray | None,
+    radar: bool,
+    camera: bool | None,
+) -> Rendered:
     import time as _time
 
     from mmsight.sim.camera import RenderOptions, StaticView, render_rgbd, sample_lighting, sample_looks
