@@ -842,7 +842,13 @@ class _FrameCache:
 
 def _frame_cache(scene: RadarScene, frame: int, freq: float, bw: float, gen: np.random.Generator) -> _FrameCache:
     clutter_geo, clutter_box = _clutter_geometry(scene)
-    own = [person_geometry(p.body, frame, p.objects, object_id=i) for i, p in enumerate(scene.people)]
+    poses = []
+    for p in scene.people:
+        n = p.body.n_frames
+        fr = [max(frame - 1, 0), frame, min(frame + 1, n - 1)]
+        poses.append([c.poses(p.body, fr) for c in p.objects])  # per object [3, 4, 4]: lo, frame, hi
+    own = [person_geometry(p.body, frame, p.objects, object_id=i, object_poses=[q[1] for q in poses[i]])
+           for i, p in enumerate(scene.people)]
     person_geo = []
     for i in range(len(scene.people)):
         g = own[i].extend(clutter_geo)
@@ -853,11 +859,6 @@ def _frame_cache(scene: RadarScene, frame: int, freq: float, bw: float, gen: np.
     all_geo = clutter_geo
     for g in own:
         all_geo = all_geo.extend(g)
-    poses = []
-    for p in scene.people:
-        n = p.body.n_frames
-        fr = [max(frame - 1, 0), frame, min(frame + 1, n - 1)]
-        poses.append([c.poses(p.body, fr) for c in p.objects])
     return _FrameCache(freq, bw, gen, person_geo, all_geo, clutter_box, poses,
                        [as_clothing(p.clothing) for p in scene.people])
 

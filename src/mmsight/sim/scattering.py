@@ -695,16 +695,26 @@ def _object_box(obj: ConcealedObject, pose: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def person_geometry(
-    body: PosedBody, frame: int, objects: Sequence[CarriedObject] = (), *, object_id: int = 0
+    body: PosedBody,
+    frame: int,
+    objects: Sequence[CarriedObject] = (),
+    *,
+    object_id: int = 0,
+    object_poses: Sequence[np.ndarray] | None = None,
 ) -> SceneGeometry:
     """Occluding geometry of one person in one frame (room frame): the 19 segment ellipsoids (global
     indices 0..18, named by segment, kind ``"body"``) then one box per carried object (kind
-    ``"object"``), all with ``object_id``."""
+    ``"object"``), all with ``object_id``. ``object_poses``: optional pose ``[4, 4]`` of each object in
+    this frame, when the caller already has them (default: computed from the body)."""
     from mmsight.sim.geometry import Boxes, SceneGeometry
 
     geo = SceneGeometry().add_body(body.segments, frame, object_id=object_id)
     if objects:
-        boxes = [_object_box(c.object, c.poses(body, [frame])[0]) for c in objects]
+        if object_poses is None:
+            object_poses = [c.poses(body, [frame])[0] for c in objects]
+        if len(object_poses) != len(objects):
+            raise ValueError(f"{len(object_poses)} object poses for {len(objects)} objects")
+        boxes = [_object_box(c.object, pose) for c, pose in zip(objects, object_poses)]
         geo = geo.add(
             Boxes(np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes]), np.array([b[2] for b in boxes])),
             material="metal", kind="object", object_id=object_id, names=[c.object.name for c in objects],
