@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 __all__ = ["SimulationResult", "simulate", "manifest_config"]
 
-SIMULATOR_VERSION = 4  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain; 3: camera sensor noise one draw per value, float32 depth-noise draws; 4: Gaussian noise (radar thermal, camera depth and sensor) from mmsight.utils.random (torch generator seeded from the numpy stream), rehab movements and front placement fitted to MARS skeletons
+SIMULATOR_VERSION = 5  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain; 3: camera sensor noise one draw per value, float32 depth-noise draws; 4: Gaussian noise (radar thermal, camera depth and sensor) from mmsight.utils.random (torch generator seeded from the numpy stream), rehab movements and front placement fitted to MARS skeletons; 5: ADC forward model's tables from running products and its left factor in one complex64 product (cubes differ by complex64 rounding, ~3e-7 of the peak)
 """Bumped when a change alters what a given seed produces."""
 
 
