@@ -69,6 +69,8 @@ __all__ = [
 PRIMITIVE_TYPES: tuple[str, ...] = ("ellipsoid", "capsule", "box", "quad", "plane")
 
 _INF = np.inf
+
+
 def _single_thread_blas() -> Any:
     """Context manager holding BLAS to one thread: the many tiny matrix products of ray casting are
     several times slower when BLAS spreads them over threads (no-op without threadpoolctl; free inside
