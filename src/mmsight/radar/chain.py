@@ -15,8 +15,9 @@ Modelled on TI's mmWave SDK out-of-box demo (radar-physics.md 2.2-2.6):
 
 and, for the whole frame, a range-azimuth map (FFT beamforming over the azimuth ULA of the
 TDM-compensated Doppler cube, power summed over Doppler bins; or Capon). The hot path uses
-precomputed windows, DFT/beam matrices and :mod:`scipy.fft` so that one iwr6843isk frame takes
-about a few milliseconds on two cores; :meth:`SignalChain.process_batch` amortises the FFTs over
+precomputed windows, DFT/beam matrices and in-place FFTs on reused work arrays
+(:mod:`mmsight.utils.fft`: FFTW when installed, else :mod:`scipy.fft`) so that one iwr6843isk frame
+takes about a millisecond or two on one core; :meth:`SignalChain.process_batch` amortises the FFTs over
 several frames. Deviations from TI are listed in ``docs/radar.md``.
 """
 
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import scipy.fft
 
 from mmsight.radar import cfar as _cfar
 from mmsight.radar import processing as P
 from mmsight.radar.config import RadarConfig
+from mmsight.utils.fft import empty_aligned, fft
 from mmsight.utils.threads import blas_limit
 
 __all__ = ["ChainOptions", "FrameProducts", "SignalChain"]
@@ -90,7 +91,7 @@ class ChainOptions:
         n_elevation: elevation grid size of the Capon point estimator.
         cluster: run DBSCAN (:func:`mmsight.radar.clustering.cluster_points`) on the points.
         cluster_eps, cluster_min_samples, cluster_doppler_weight: DBSCAN settings.
-        workers: threads for :mod:`scipy.fft` (None: scipy's default, 1).
+        workers: FFT threads (:func:`mmsight.utils.fft.fft_inplace`; None: 1).
         blas_threads: BLAS threads while a frame is processed (via threadpoolctl; None: leave the
             process setting). The chain's matrix products are small: threading them costs more
             than it saves (4x slower with 2 busy cores), so the default is 1.
@@ -297,7 +298,7 @@ class SignalChain:
         if buf is None:
             if len(self._work) > 64:
                 self._work.clear()
-            buf = self._work[key] = np.empty(shape, dtype=dtype)
+            buf = self._work[key] = empty_aligned(shape, dtype)  # aligned: FFTW plans reuse it
         return buf
 
     def range_cube(self, adc: np.ndarray, *, reuse: bool = False) -> np.ndarray:
@@ -305,14 +306,16 @@ class SignalChain:
 
         With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
         """
+        if not reuse:
+            return self.range_cube(adc, reuse=True).copy()
         x = P.virtual_cube(adc)
         shape = (*x.shape[:-1], self.n_range_fft)
-        buf = self._buffer("range", shape, np.complex64) if reuse else np.empty(shape, np.complex64)
+        buf = self._buffer("range_in", shape, np.complex64)
         n_s = x.shape[-1]
         np.multiply(x, self._w_range, out=buf[..., :n_s])
         if self.n_range_fft > n_s:
             buf[..., n_s:] = 0
-        out = scipy.fft.fft(buf, axis=-1, overwrite_x=True, workers=self.options.workers)
+        out = fft(buf, axis=-1, out=self._buffer("range", shape, np.complex64), workers=self.options.workers)
         if not self.config.complex_sampling:
             out = out[..., : self.n_range]
         return out
@@ -324,16 +327,18 @@ class SignalChain:
         With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
         ``clutter_removal`` overrides the option (None: ``options.clutter_removal``).
         """
+        if not reuse:
+            return self.doppler_cube(rcube, reuse=True, clutter_removal=clutter_removal).copy()
         n_l = rcube.shape[-3]
         shape = (*rcube.shape[:-3], self.n_doppler, *rcube.shape[-2:])
-        buf = self._buffer("doppler", shape, np.complex64) if reuse else np.empty(shape, np.complex64)
+        buf = self._buffer("doppler_in", shape, np.complex64)
         if self.options.clutter_mean == "plain":
             # the plain mean over chirps (times sum(w)), for _remove_clutter on this cube
             self._plain_zero = rcube.mean(axis=-3, keepdims=True) * self._w_sum
         np.multiply(rcube, self._w_doppler, out=buf[..., :n_l, :, :])
         if self.n_doppler > n_l:
             buf[..., n_l:, :, :] = 0
-        out = scipy.fft.fft(buf, axis=-3, overwrite_x=True, workers=self.options.workers)
+        out = fft(buf, axis=-3, out=self._buffer("doppler", shape, np.complex64), workers=self.options.workers)
         if self.options.clutter_removal if clutter_removal is None else clutter_removal:
             self._remove_clutter(out)
         return out

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 __all__ = ["SimulationResult", "simulate", "manifest_config"]
 
-SIMULATOR_VERSION = 5  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain; 3: camera sensor noise one draw per value, float32 depth-noise draws; 4: Gaussian noise (radar thermal, camera depth and sensor) from mmsight.utils.random (torch generator seeded from the numpy stream), rehab movements and front placement fitted to MARS skeletons; 5: ADC forward model's tables from running products and its left factor in one complex64 product (cubes differ by complex64 rounding, ~3e-7 of the peak)
+SIMULATOR_VERSION = 6  # 2: smooth pelvis in walks, MARS-calibrated rehab, one-pass chain; 3: camera sensor noise one draw per value, float32 depth-noise draws; 4: Gaussian noise (radar thermal, camera depth and sensor) from mmsight.utils.random (torch generator seeded from the numpy stream), rehab movements and front placement fitted to MARS skeletons; 5: ADC forward model's tables from running products and its left factor in one complex64 product (cubes differ by complex64 rounding, ~3e-7 of the peak); 6: fast-time sum as a gridded non-uniform FFT from 128 scatterers on, FFTW in the signal chain when installed (cubes and maps differ by ~1e-6 of the peak)
 """Bumped when a change alters what a given seed produces."""
 
 
@@ -62,8 +62,11 @@ def manifest_config(task: str, config: Any, sequences: int, seed: int) -> dict[s
     """The ``config`` mapping stored in the dataset manifest (compared on resume)."""
     from mmsight.sim.tasks.common import config_summary
 
+    from mmsight.utils.fft import backend
+
+    # the FFT backend changes results by float rounding: a resumed dataset must keep the one it began with
     return {"generator": "mmsight.sim", "simulator_version": SIMULATOR_VERSION, "task": task, "seed": int(seed),
-            "sequences": int(sequences), "task_config": config_summary(config)}
+            "sequences": int(sequences), "fft_backend": backend(), "task_config": config_summary(config)}
 
 
 # ---------------------------------------------------------------------------------------------- worker
