@@ -1017,10 +1017,10 @@ def person_scatterers_views(
 
     # ---- carried objects (PO primitives, garment loss): every view in one call per object (the views
     # enter as poses relative to each viewpoint, so the primitives' patterns are evaluated once)
-    objs: list[tuple[list, list, list, list, list, list]] = [([], [], [], [], [], []) for _ in range(V)]
+    o_pos_l, o_rcs_l, o_pass_l, o_src_l, o_traj_l = [], [], [], [], []  # per object: [V, K_o, 3], [V, K_o], ...
     for o_idx, (carried, poses) in enumerate(zip(objects, object_poses)):
         obj = carried.object
-        traj = np.einsum("tij,kj->tki", poses[:, :3, :3], obj.local_positions()) + poses[:, None, :3, 3]  # [3, K, 3]
+        o_traj_l.append(np.einsum("tij,kj->tki", poses[:, :3, :3], obj.local_positions()) + poses[:, None, :3, 3])  # [3, K, 3]
         if V == 1:
             pos_v, orcs_v = object_scatterers(obj, poses[1], radars[0], freq, clothing=None)  # [K, 3], [K]
             pos_v, orcs_v = pos_v[None], orcs_v[None]
@@ -1029,41 +1029,47 @@ def person_scatterers_views(
             rel[:, :3, 3] -= radars
             pos_v, orcs_v = object_scatterers(obj, rel, np.zeros(3), freq, clothing=None)  # [V, K, 3], [V, K]
             pos_v = pos_v + radars[:, None, :]
+        d = radars[:, None, :] - pos_v
+        d /= np.linalg.norm(d, axis=-1, keepdims=True)
+        cos_face = d @ poses[1, :3, 2]  # [V, K]
         layers = carried.covering(clothing)
-        for v in range(V):
-            radar, pos, orcs = radars[v], pos_v[v], orcs_v[v]
-            d = radar - pos
-            d /= np.linalg.norm(d, axis=1, keepdims=True)
-            cos_face = d @ poses[1, :3, 2]
-            if layers:
-                # objects.concealed_two_way_loss_db's model (incidence on the garment parallel to the
-                # object's face), from the cached slab tables
-                ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
-                for inst in layers:
-                    orcs = orcs * slab_transmission(inst, freq, ang, bandwidth_hz) ** 2
-            o_pos, o_rcs, o_traj, o_src, o_box, o_pass = objs[v]
-            o_pos.append(pos)
-            o_rcs.append(orcs)
-            o_traj.append(traj)
-            o_src.append(np.full(len(pos), o_idx))
-            o_box.append(np.full(len(pos), S + o_idx))
-            # an ellipsoid that contains the object (it sits in the clothing gap; the ellipsoids are
-            # approximate) hides it only when the object faces away from the radar (far side of the body)
-            o_pass.append(cos_face > 0.0)
+        if layers:
+            # objects.concealed_two_way_loss_db's model (incidence on the garment parallel to the
+            # object's face), from the cached slab tables
+            ang = np.arccos(np.clip(np.abs(cos_face), 0.0, 1.0))
+            for inst in layers:
+                orcs_v = orcs_v * slab_transmission(inst, freq, ang, bandwidth_hz) ** 2
+        o_pos_l.append(pos_v)
+        o_rcs_l.append(orcs_v)
+        # an ellipsoid that contains the object (it sits in the clothing gap; the ellipsoids are
+        # approximate) hides it only when the object faces away from the radar (far side of the body)
+        o_pass_l.append(cos_face > 0.0)
+        o_src_l.append(np.full(pos_v.shape[1], o_idx))
+    n_obj = sum(x.shape[1] for x in o_pos_l)  # object primitives per view
+    if n_obj:
+        o_pos = np.concatenate(o_pos_l, axis=1)  # [V, K_obj, 3]
+        o_rcs = np.concatenate(o_rcs_l, axis=1)
+        o_pass = np.concatenate(o_pass_l, axis=1)
+        o_src = np.concatenate(o_src_l)
+        o_box = S + o_src  # the occlusion query ignores the object's own box
+        # the objects' motion is the same from every viewpoint: once
+        o_vel, o_acc = _motion(np.concatenate(o_traj_l, axis=1), frame, lo, hi, span, posed_body.times, frame_period)
 
     # ---- one occlusion query for the facets and object primitives of every view
-    q_pts, q_ign, q_pass, q_to, q_len = [], [], [], [], []
+    q_pts, q_ign, q_pass, q_len = [], [], [], []
     for v in range(V):
-        o_pos, _, _, _, o_box, o_pass = objs[v]
         idx = idx_v[v]
-        q_pts += [pts_l[v][idx]] + o_pos
-        q_ign += [seg_l[v][idx]] + o_box
-        q_pass += [np.zeros(idx.size, bool)] + o_pass
-        n_q = idx.size + sum(len(p) for p in o_pos)
-        q_to.append(np.broadcast_to(radars[v], (n_q, 3)))
-        q_len.append(n_q)
-    blocked_all = occluded(geometry, np.concatenate(q_pts), np.concatenate(q_to) if V > 1 else radars[0],
-                           ignore=np.concatenate(q_ign), pass_containing=np.concatenate(q_pass))
+        q_pts.append(pts_l[v][idx])
+        q_ign.append(seg_l[v][idx])
+        q_pass.append(np.zeros(idx.size, bool))
+        if n_obj:
+            q_pts.append(o_pos[v])
+            q_ign.append(o_box)
+            q_pass.append(o_pass[v])
+        q_len.append(idx.size + n_obj)
+    q_to = np.repeat(radars, q_len, axis=0) if V > 1 else radars[0]
+    blocked_all = occluded(geometry, np.concatenate(q_pts), q_to, ignore=np.concatenate(q_ign),
+                           pass_containing=np.concatenate(q_pass))
 
     # ---- motion of the visible facets, all views at once
     keep_v = []
@@ -1077,33 +1083,56 @@ def person_scatterers_views(
     traj = np.stack([seg.centers[f][si] + np.einsum("nij,nj->ni", seg.axes[f][si], local) for f in (lo, frame, hi)])
     vel_all, acc_all = _motion(traj, frame, lo, hi, span, posed_body.times, frame_period)
 
-    out = []
+    # ---- every view's body facets then objects, as one set of arrays, split per view at the end
+    b_pos, b_rcs, b_nrm, o_keep, counts = [], [], [], [], []
     off = 0
-    a = 0
     for v in range(V):
         idx = keep_v[v]
-        n = idx.size
-        b = a + n
-        si_v = si[a:b]
-        parts = [Scatterers(
-            positions=pts_l[v][idx], velocities=vel_all[a:b], rcs=rcs_l[v][idx], segment=si_v.astype(np.int16),
-            kind=_i(n, KIND_BODY, np.int8), person=_i(n, person), source=_i(n, -1), path=_i(n, PATH_DIRECT, np.int8),
-            normals=nrm_l[v][idx], accelerations=acc_all[a:b],
-        )]
-        a = b
-        o_pos, o_rcs, o_traj, o_src, _, _ = objs[v]
-        n_o = sum(len(p) for p in o_pos)
-        if n_o:
+        b_pos.append(pts_l[v][idx])
+        b_rcs.append(rcs_l[v][idx])
+        b_nrm.append(nrm_l[v][idx])
+        k = 0
+        if n_obj:
             o_blocked = blocked_all[off + idx_v[v].size: off + q_len[v]]
-            pos, orcs, src = np.concatenate(o_pos), np.concatenate(o_rcs), np.concatenate(o_src)
-            ovel, oacc = _motion(np.concatenate(o_traj, axis=1), frame, lo, hi, span, posed_body.times, frame_period)
-            keep = ~o_blocked & (orcs > max(min_rcs, 0.0))
-            k = int(keep.sum())
-            parts.append(Scatterers(
-                positions=pos[keep], velocities=ovel[keep], rcs=orcs[keep], segment=_i(k, -1),
-                kind=_i(k, KIND_OBJECT, np.int8), person=_i(k, person), source=src[keep].astype(np.int16),
-                path=_i(k, PATH_DIRECT, np.int8), normals=np.zeros((k, 3)), accelerations=oacc[keep],
-            ))
+            keep = np.flatnonzero(~o_blocked & (o_rcs[v] > max(min_rcs, 0.0)))
+            o_keep.append(keep)
+            k = keep.size
+        counts.append((idx.size, k))
         off += q_len[v]
-        out.append(Scatterers.concatenate(parts))
+    n_b = sum(c[0] for c in counts)
+    # rows: the views in order, each its body facets then its objects
+    order_pos, order_vel, order_acc, order_rcs, order_nrm, order_seg, order_src, order_kind = [], [], [], [], [], [], [], []
+    a = 0
+    for v, (nb, k) in enumerate(counts):
+        order_pos.append(b_pos[v])
+        order_vel.append(vel_all[a: a + nb])
+        order_acc.append(acc_all[a: a + nb])
+        order_rcs.append(b_rcs[v])
+        order_nrm.append(b_nrm[v])
+        order_seg.append(si[a: a + nb])
+        order_src.append(np.full(nb, -1))
+        order_kind.append(np.full(nb, KIND_BODY))
+        a += nb
+        if k:
+            keep = o_keep[v]
+            order_pos.append(o_pos[v][keep])
+            order_vel.append(o_vel[keep])
+            order_acc.append(o_acc[keep])
+            order_rcs.append(o_rcs[v][keep])
+            order_nrm.append(np.zeros((k, 3)))
+            order_seg.append(np.full(k, -1))
+            order_src.append(o_src[keep])
+            order_kind.append(np.full(k, KIND_OBJECT))
+    n_all = n_b + sum(c[1] for c in counts)
+    allv = Scatterers(
+        positions=np.concatenate(order_pos), velocities=np.concatenate(order_vel), rcs=np.concatenate(order_rcs),
+        segment=np.concatenate(order_seg).astype(np.int16), kind=np.concatenate(order_kind).astype(np.int8),
+        person=_i(n_all, person), source=np.concatenate(order_src).astype(np.int16), path=_i(n_all, PATH_DIRECT, np.int8),
+        normals=np.concatenate(order_nrm), accelerations=np.concatenate(order_acc),
+    )
+    out = []
+    a = 0
+    for nb, k in counts:
+        out.append(allv.select(slice(a, a + nb + k)))
+        a += nb + k
     return out
