@@ -923,50 +923,35 @@ class SceneGeometry:
 
     def extend(self, other: "SceneGeometry") -> "SceneGeometry":
         """A new scene with all primitives of ``other`` appended (tags preserved)."""
-        out = self
-        # add runs of consecutive primitives of one family, preserving the global order
-        start = 0
-        while start < len(other):
-            ti = other.primitive_type[start]
-            stop = start
-            while stop < len(other) and other.primitive_type[stop] == ti:
-                stop += 1
-            fam = other.families[ti]
-            assert fam is not None
-            sel = np.arange(start, stop)
-            out = out.add(
-                fam.take(other.local_index[sel]),  # type: ignore[arg-type]
-                material=[other.materials[i] for i in other.material[sel]],
-                kind=[other.kinds[i] for i in other.kind[sel]],
-                object_id=other.object_id[sel],
-                names=[other.names[i] for i in sel],
-            )
-            start = stop
-        return out
+        return self._append_runs(other, 0)
 
     def tail(self, start: int) -> "SceneGeometry":
         """A new scene with the primitives ``start, start + 1, ...`` (tags preserved, indices from 0)."""
         start = int(start)
         if start <= 0:
             return self
-        out = SceneGeometry()
-        n = len(self)
-        while start < n:
-            ti = self.primitive_type[start]
-            stop = start
-            while stop < n and self.primitive_type[stop] == ti:
-                stop += 1
-            fam = self.families[ti]
+        return SceneGeometry()._append_runs(self, start)
+
+    def _append_runs(self, other: "SceneGeometry", start: int) -> "SceneGeometry":
+        """``self`` with the primitives ``start, ...`` of ``other`` appended, one :meth:`add` per run of
+        consecutive primitives of one family (so the global order is preserved)."""
+        n = len(other)
+        if start >= n:
+            return self
+        types = other.primitive_type[start:]
+        cuts = [start, *(start + 1 + np.flatnonzero(types[1:] != types[:-1])).tolist(), n]
+        out = self
+        mats, knds, names = other.materials, other.kinds, other.names
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            fam = other.families[int(other.primitive_type[a])]
             assert fam is not None
-            sel = np.arange(start, stop)
             out = out.add(
-                fam.take(self.local_index[sel]),  # type: ignore[arg-type]
-                material=[self.materials[i] for i in self.material[sel]],
-                kind=[self.kinds[i] for i in self.kind[sel]],
-                object_id=self.object_id[sel],
-                names=[self.names[i] for i in sel],
+                fam.take(other.local_index[a:b]),  # type: ignore[arg-type]
+                material=[mats[i] for i in other.material[a:b].tolist()],
+                kind=[knds[i] for i in other.kind[a:b].tolist()],
+                object_id=other.object_id[a:b],
+                names=names[a:b],
             )
-            start = stop
         return out
 
     def add_body(

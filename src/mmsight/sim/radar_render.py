@@ -951,8 +951,11 @@ def _ghost_jobs(
     kinds = tuple(scene.ghost_sources)
     person_kinds = tuple(k for k in kinds if k in ("body", "object"))
     jobs: list[_GhostJob] = []
-    reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for surf in mirrors:
+    # per person: its spheres and their distances to the radar (d1) and, per mirror, to the radar's
+    # image (d2); the same for every path, so computed once per frame and mirror
+    reach: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    d2_of: dict[tuple[int, int], np.ndarray] = {}
+    for m_idx, surf in enumerate(mirrors):
         s_radar = float(surf.signed_distance(radar))
         for path in scene.multipath_paths:
             # people: one viewpoint per person (their thorax); clutter: one per reflector group
@@ -968,10 +971,12 @@ def _ghost_jobs(
                 job = _GhostJob(surf, path, knd, who, ghost_viewpoint(surf, radar, centre, path))
                 if who is not None and max_range is not None:
                     if who not in reach:
-                        reach[who] = _person_spheres(scene, who, frame, cache)
-                    sc, sr = reach[who]
-                    d1 = np.linalg.norm(sc - radar, axis=1)
-                    d2 = np.linalg.norm(surf.mirror(sc) - radar, axis=1)
+                        sc, sr = _person_spheres(scene, who, frame, cache)
+                        reach[who] = (sc, sr, np.linalg.norm(sc - radar, axis=1))
+                    sc, sr, d1 = reach[who]
+                    if (who, m_idx) not in d2_of:
+                        d2_of[(who, m_idx)] = np.linalg.norm(surf.mirror(sc) - radar, axis=1)
+                    d2 = d2_of[(who, m_idx)]
                     # nearest possible ghost range: the image's distance (double bounce), the mean of the
                     # two legs' lengths (single bounce)
                     near = float(np.min((d2 if path == "double" else 0.5 * (d1 + d2)) - sr))
