@@ -633,11 +633,27 @@ def _solve_heel_rise(
     lo: np.ndarray, hi: float,
 ) -> np.ndarray:
     """``[T]`` heel rise (rad, see :func:`_heel_rise`) in ``[lo, hi]`` that puts the ankle at
-    ``dist`` from ``hip`` ``[T, 3]`` (bisection; the bound nearest to it if out of range)."""
+    ``dist`` from ``hip`` ``[T, 3]`` (bisection; the bound nearest to it if out of range).
+
+    The pitched ankle is ``toe + R(a, -theta) v`` (``v`` = ankle - toe, ``a`` the foot's x axis), so its
+    squared distance from the hip is ``|w|^2 + |v|^2 + 2 (P - Q sin(theta) + U (1 - cos(theta)))``
+    with ``w`` = toe - hip, ``P = w.v``, ``Q = w.(a x v)``, ``U = w.(a x (a x v))`` (Rodrigues): each
+    bisection step evaluates that instead of building the rotations."""
+    ankle_i, toe_i = JOINT_INDEX[f"ankle_{side}"], JOINT_INDEX[f"toe_{side}"]
+    axis = rots[:, ankle_i, :, 0]
+    toe = joints[:, toe_i]
+    v = joints[:, ankle_i] - toe
+    w = toe - hip
+    av = np.cross(axis, v)
+    p_wv = np.einsum("ti,ti->t", w, v)
+    q_w = np.einsum("ti,ti->t", w, av)
+    u_w = np.einsum("ti,ti->t", w, np.cross(axis, av))
+    base = np.einsum("ti,ti->t", w, w) + np.einsum("ti,ti->t", v, v) + 2.0 * p_wv
+    target2 = np.broadcast_to(np.asarray(dist, dtype=np.float64), base.shape) ** 2
     a, b = np.array(lo, dtype=np.float64), np.full(joints.shape[0], hi)
     for _ in range(24):
         mid = 0.5 * (a + b)
-        far = np.linalg.norm(_heel_rise(joints, rots, side, mid)[0] - hip, axis=1) > dist
+        far = base + 2.0 * (u_w * (1.0 - np.cos(mid)) - q_w * np.sin(mid)) > target2
         a, b = np.where(far, mid, a), np.where(far, b, mid)
     return 0.5 * (a + b)
 
