@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from mmsight.radar.config import SPEED_OF_LIGHT, RadarConfig
-from mmsight.radar.forward import received_power, simulate_adc
+from mmsight.radar.config import RadarConfig
+from mmsight.radar.forward import simulate_adc, simulate_adc_reference
 from mmsight.utils.fft import backend
 from mmsight.utils.threads import blas_limit
 
@@ -34,29 +34,6 @@ def scene(cfg: RadarConfig, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     az, el = rng.uniform(-0.6, 0.6, n), rng.uniform(-0.3, 0.3, n)
     pos = r[:, None] * np.c_[np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)]
     return pos, rng.normal(0, 1.0, (n, 3)), 10 ** rng.uniform(-4, -1, n)
-
-
-def reference(cfg: RadarConfig, pos: np.ndarray, vel: np.ndarray, rcs: np.ndarray) -> np.ndarray:
-    """complex128 cube from the signal model, term by term (chunks of scatterers to bound memory)."""
-    out = np.zeros((cfg.n_loops, cfg.n_tx, cfg.n_rx, cfg.n_samples), np.complex128)
-    lam0 = SPEED_OF_LIGHT / (cfg.start_frequency + cfg.slope * cfg.adc_start_time)
-    m = np.arange(cfg.n_loops)[:, None, None, None, None]
-    i = np.arange(cfg.n_tx)[None, :, None, None, None]
-    s = np.arange(cfg.n_samples)[None, None, None, :, None]
-    xv = np.asarray(cfg.virtual_azimuth, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    zv = np.asarray(cfg.virtual_elevation, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    rot = np.asarray(cfg.phase_rotation, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    t_chirp = (m * cfg.n_tx + i) * cfg.chirp_time + cfg.adc_start_time
-    for a in range(0, len(pos), 16):
-        p, v, sg = pos[a : a + 16], vel[a : a + 16], rcs[a : a + 16]
-        r = np.linalg.norm(p, axis=1)
-        u = p / r[:, None]
-        f_d = 2.0 * np.sum(v * u, axis=1) / cfg.wavelength
-        amp = np.sqrt(received_power(cfg, r, sg))
-        ph = (4 * np.pi * r / lam0 + 2 * np.pi * f_d * t_chirp + np.pi * (xv * u[:, 0] + zv * u[:, 2])
-              + 2 * np.pi * (2 * cfg.slope * r / SPEED_OF_LIGHT + f_d) * s / cfg.sample_rate)
-        out += np.sum(amp * rot * np.exp(1j * ph), axis=-1)
-    return out
 
 
 def main() -> None:
@@ -77,7 +54,7 @@ def main() -> None:
     with blas_limit(1):
         for n in args.scatterers:
             pos, vel, rcs = scene(cfg, n, args.seed)
-            ref = reference(cfg, pos, vel, rcs)
+            ref = simulate_adc_reference(cfg, pos, vel, rcs)
             peak = float(np.abs(ref).max())
             times: dict[str, list[float]] = {"direct": [], "gridded": []}
             errs = {}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmsight.radar.config import SPEED_OF_LIGHT, RadarConfig
-from mmsight.radar.forward import received_power, sample_snr, simulate_adc
+from mmsight.radar.forward import received_power, sample_snr, simulate_adc, simulate_adc_reference
 
 ISK = RadarConfig.preset("iwr6843isk")
 AOP = RadarConfig.preset("iwr6843aop")
@@ -182,25 +182,6 @@ def test_per_chirp_range_checked() -> None:
         simulate_adc(ISK, [[0, 2, 0]], [[0, 0, 0]], [1.0], positions_per_chirp=ppc)
 
 
-def _reference_cube(cfg: RadarConfig, pos: np.ndarray, vel: np.ndarray, rcs: np.ndarray) -> np.ndarray:
-    """The signal model of the module docstring, evaluated term by term in complex128 (the oracle)."""
-    r = np.linalg.norm(pos, axis=1)
-    u = pos / r[:, None]
-    f_d = 2.0 * np.sum(vel * u, axis=1) / cfg.wavelength
-    lam0 = SPEED_OF_LIGHT / (cfg.start_frequency + cfg.slope * cfg.adc_start_time)
-    amp = np.sqrt(received_power(cfg, r, rcs))
-    m = np.arange(cfg.n_loops)[:, None, None, None, None]
-    i = np.arange(cfg.n_tx)[None, :, None, None, None]
-    s = np.arange(cfg.n_samples)[None, None, None, :, None]
-    xv = np.asarray(cfg.virtual_azimuth, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    zv = np.asarray(cfg.virtual_elevation, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    rot = np.asarray(cfg.phase_rotation, float).reshape(cfg.n_tx, cfg.n_rx)[None, :, :, None, None]
-    t_chirp = (m * cfg.n_tx + i) * cfg.chirp_time + cfg.adc_start_time
-    phase = (4 * np.pi * r / lam0 + 2 * np.pi * f_d * t_chirp + np.pi * (xv * u[:, 0] + zv * u[:, 2])
-             + 2 * np.pi * (2 * cfg.slope * r / SPEED_OF_LIGHT + f_d) * s / cfg.sample_rate)
-    return np.sum(amp * rot * np.exp(1j * phase), axis=-1)
-
-
 @pytest.mark.parametrize("cfg", [ISK.replace(n_loops=8), AOP.replace(n_loops=4),
                                  ISK.replace(n_loops=4, n_samples=200), ISK.replace(n_loops=4, n_samples=97)],
                          ids=["isk", "aop", "200-samples", "97-samples"])
@@ -212,7 +193,7 @@ def test_gridded_and_direct_sums_match_the_signal_model(cfg: RadarConfig) -> Non
     pos = r[:, None] * np.c_[np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)]
     vel = rng.normal(0, 1.5, (n, 3))
     rcs = 10 ** rng.uniform(-5, 0, n)
-    ref = _reference_cube(cfg, pos, vel, rcs)
+    ref = simulate_adc_reference(cfg, pos, vel, rcs)
     peak = np.abs(ref).max()
     for method in ("direct", "gridded"):
         got = simulate_adc(cfg, pos, vel, rcs, noise=False, method=method)
@@ -220,7 +201,7 @@ def test_gridded_and_direct_sums_match_the_signal_model(cfg: RadarConfig) -> Non
         assert err < 2e-6, (method, err)
     # a single weak scatterer far below the others is still resolved by the gridded sum
     weak = simulate_adc(cfg, pos[:1], vel[:1], rcs[:1], noise=False, method="gridded")
-    np.testing.assert_allclose(weak, _reference_cube(cfg, pos[:1], vel[:1], rcs[:1]), rtol=0,
+    np.testing.assert_allclose(weak, simulate_adc_reference(cfg, pos[:1], vel[:1], rcs[:1]), rtol=0,
                                atol=2e-6 * np.abs(weak).max())
 
 
@@ -236,3 +217,18 @@ def test_auto_method_threshold_and_bad_method() -> None:
                                   simulate_adc(cfg, pos[:50], vel[:50], rcs[:50], noise=False, method="direct"))
     with pytest.raises(ValueError, match="method must be 'auto', 'direct' or 'gridded'"):
         simulate_adc(cfg, pos, vel, rcs, method="nufft")
+
+
+def test_reference_model_matches_the_analytic_single_target_terms() -> None:
+    """The oracle itself: one scatterer's carrier phase, amplitude and beat-frequency step."""
+    r, v = 2.5, 1.2
+    ref = simulate_adc_reference(ISK, [[0.0, r, 0.0]], [[0.0, v, 0.0]], [1.0])
+    f_first = ISK.start_frequency + ISK.slope * ISK.adc_start_time
+    f_d = 2 * v / ISK.wavelength
+    assert abs(np.angle(ref[0, 0, 0, 0] * np.exp(-1j * (4 * np.pi * r * f_first / SPEED_OF_LIGHT
+                                                          + 2 * np.pi * f_d * ISK.adc_start_time)))) < 1e-9
+    np.testing.assert_allclose(np.abs(ref), np.sqrt(received_power(ISK, np.array([r]), np.array([1.0])))[0], rtol=1e-12)
+    w = 2 * np.pi * (2 * ISK.slope * r / SPEED_OF_LIGHT + f_d) / ISK.sample_rate
+    np.testing.assert_allclose(np.angle(ref[0, 0, 0, 1:] * np.conj(ref[0, 0, 0, :-1])), np.angle(np.exp(1j * w)), atol=1e-9)
+    with pytest.raises(ValueError, match="rows"):
+        simulate_adc_reference(ISK, [[0.0, r, 0.0]], [[0.0, v, 0.0]], [1.0, 2.0])

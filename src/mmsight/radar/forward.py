@@ -37,7 +37,7 @@ import numpy as np
 from mmsight.radar.config import SPEED_OF_LIGHT, RadarConfig
 from mmsight.utils.threads import blas_limit
 
-__all__ = ["received_power", "simulate_adc", "sample_snr"]
+__all__ = ["received_power", "simulate_adc", "simulate_adc_reference", "sample_snr"]
 
 _CHUNK = 2048  # scatterers per vectorised block (memory bound: ~ n_chirps*n_rx*CHUNK complex)
 
@@ -201,6 +201,39 @@ def simulate_adc(
     if not config.complex_sampling:
         signal.imag = 0.0
     return signal
+
+
+def simulate_adc_reference(
+    config: RadarConfig, positions: np.ndarray, velocities: np.ndarray, rcs: np.ndarray, chunk: int = 16
+) -> np.ndarray:
+    """The noise-free constant-velocity signal model of the module docstring evaluated term by term in
+    complex128: ``complex128 [n_loops, n_tx, n_rx, n_samples]``.
+
+    The oracle for :func:`simulate_adc` (its tables, factorisation and gridded sum are tested and
+    benchmarked against it); slow (``N * n_chirps * n_rx * n_samples`` exponentials), for a few hundred
+    scatterers at most. ``chunk`` scatterers are summed at a time (memory)."""
+    pos = _as_float_array(positions, "positions", (3,))
+    vel = _as_float_array(velocities, "velocities", (3,))
+    sig = np.asarray(rcs, dtype=np.float64).reshape(-1)
+    if not (len(pos) == len(vel) == len(sig)):
+        raise ValueError(f"positions, velocities and rcs have {len(pos)}, {len(vel)} and {len(sig)} rows")
+    out = np.zeros((config.n_loops, config.n_tx, config.n_rx, config.n_samples), np.complex128)
+    lam0 = SPEED_OF_LIGHT / (config.start_frequency + config.slope * config.adc_start_time)
+    m = np.arange(config.n_loops)[:, None, None, None, None]
+    i = np.arange(config.n_tx)[None, :, None, None, None]
+    s = np.arange(config.n_samples)[None, None, None, :, None]
+    xv, zv, rot = (a[None, :, :, None, None] for a in _steering_terms(config))
+    t_chirp = (m * config.n_tx + i) * config.chirp_time + config.adc_start_time
+    for a in range(0, len(pos), max(1, int(chunk))):
+        p, v, sg = pos[a : a + chunk], vel[a : a + chunk], sig[a : a + chunk]
+        r = np.linalg.norm(p, axis=1)
+        u = p / r[:, None]
+        f_d = 2.0 * np.sum(v * u, axis=1) / config.wavelength
+        amp = np.sqrt(received_power(config, r, sg))
+        phase = (4 * np.pi * r / lam0 + 2 * np.pi * f_d * t_chirp + np.pi * (xv * u[:, 0] + zv * u[:, 2])
+                 + 2 * np.pi * (2 * config.slope * r / SPEED_OF_LIGHT + f_d) * s / config.sample_rate)
+        out += np.sum(amp * rot * np.exp(1j * phase), axis=-1)
+    return out
 
 
 def _steering_terms(config: RadarConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
