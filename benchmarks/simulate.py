@@ -20,6 +20,10 @@ datasets are produced: by default each measurement renders one sequence of the t
 sequence is spread over as many frames as in a dataset. ``--frames N`` overrides the length (shorter
 sequences pay more motion per frame).
 
+The table is preceded and followed by the time of a fixed reference workload (a complex matrix product and
+a batch of FFTs, :func:`reference_workload_ms`): on a shared machine it tells how fast the machine was
+during the run (about 3.2 ms on this project's idle 2-core reference machine).
+
     python benchmarks/simulate.py                    # every task, the task's own sequence length
     python benchmarks/simulate.py --tasks weapons --frames 20
     python benchmarks/simulate.py --write            # also time mmsight.sim.runner.simulate end to end
@@ -128,6 +132,30 @@ def time_write(task: str, sequences: int, workers: int, seed: int) -> tuple[floa
     return res.frames / dt, res.frames
 
 
+# A fixed workload of the kind the simulator runs (a complex64 matrix product of an ADC-sized sum and a
+# batch of 256-point FFTs, numpy/scipy only, one thread), timed before and after the table: how fast
+# this machine is during the run. Its median on this project's reference machine when idle (2-core
+# shared VM, load average < 1, December 2026) was ~3.2 ms; a run with a much slower reference was
+# taken on a busy machine, and its rates understate the code's.
+REFERENCE_IDLE_MS = 3.2
+
+
+def reference_workload_ms(repeat: int = 15) -> float:
+    """Median time (ms) of the fixed reference workload (see :data:`REFERENCE_IDLE_MS`)."""
+    import scipy.fft
+
+    rng = np.random.default_rng(0)
+    left = (rng.normal(size=(384, 355)) + 1j * rng.normal(size=(384, 355))).astype(np.complex64)
+    right = (rng.normal(size=(355, 256)) + 1j * rng.normal(size=(355, 256))).astype(np.complex64)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        prod = left @ right
+        scipy.fft.fft(prod, axis=1, workers=1)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", nargs="*", default=list(TASK_NAMES), choices=TASK_NAMES)
@@ -142,6 +170,7 @@ def main() -> None:
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; one BLAS thread; "
           f"{args.frames or 'the task default'} frames per measurement; median of {args.repeat} runs (best: the fastest run)")
+    ref_before = reference_workload_ms()
     head = f"{'task':8s} {'variant':8s} {'frames':>6s} {'motion':>7s} {'scatter+ADC':>12s} {'chain':>9s} {'RGB-D':>7s} {'total':>8s} {'frames/s':>9s} {'best':>6s} {'sensors/s':>9s} {'best':>6s} {'points/frame':>12s}"
     print(head)
     print("-" * len(head))
@@ -151,6 +180,9 @@ def main() -> None:
             print(f"{task:8s} {variant:8s} {r['frames']:6d} {r['motion_ms']:6.1f}ms {r['radar_ms']:10.1f}ms {r['chain_ms']:7.1f}ms "
                   f"{r['camera_ms']:5.1f}ms {r['total_ms']:6.1f}ms {r['fps']:9.1f} {r['best_fps']:6.1f} "
                   f"{r['sensor_fps']:9.1f} {r['best_sensor_fps']:6.1f} {r['points']:12.1f}")
+    ref_after = reference_workload_ms()
+    print(f"reference workload (complex GEMM 384x355x256 + 384 FFTs, one thread): {ref_before:.2f} ms before the table, "
+          f"{ref_after:.2f} ms after (idle reference machine ~{REFERENCE_IDLE_MS} ms; slower = a busier machine)")
     if args.write:
         for w in (1, 2):
             fps, n = time_write("weapons", 4, w, args.seed)
