@@ -22,6 +22,7 @@ models (shading, textures, lights, sensor noise, a RealSense-D435-like depth err
 from __future__ import annotations
 
 import math
+import threading
 import zlib
 from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping, NamedTuple, Sequence, Union
@@ -1155,6 +1156,45 @@ def _render_static_view(
     return radiance, depth, mask, incidence, albedo, gloss
 
 
+_LOOK_MEMO = threading.local()  # .key: the last call's per-primitive looks; .value: their tables
+
+
+def _look_tables(prim_looks: list[SurfaceLook]) -> tuple[list[SurfaceLook], dict[str, np.ndarray], np.ndarray]:
+    """The distinct looks (in order of first use), their shading tables and the per-primitive opacity.
+
+    A sequence renders the same looks every frame: the last result is kept (per thread) and reused
+    when every per-primitive look is the same object as last time (the tables are read-only)."""
+    memo = _LOOK_MEMO
+    key = getattr(memo, "key", None)
+    if key is not None and len(key) == len(prim_looks) and all(a is b for a, b in zip(key, prim_looks)):
+        return memo.value  # type: ignore[no-any-return]
+    looks: list[SurfaceLook] = []
+    look_of_prim = np.zeros(len(prim_looks), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for p, lk in enumerate(prim_looks):
+        if id(lk) not in seen:
+            seen[id(lk)] = len(looks)
+            looks.append(lk)
+        look_of_prim[p] = seen[id(lk)]
+    tables = {
+        "look_of_prim": look_of_prim,
+        "base": np.array([_srgb_to_linear(np.array(lk.appearance.rgb) / 255.0) for lk in looks]).reshape(-1, 3),
+        "second": np.array([_srgb_to_linear(np.array(lk.pattern_rgb) / 255.0) for lk in looks]).reshape(-1, 3),
+        "gloss": np.array([lk.appearance.gloss for lk in looks], dtype=np.float64),
+        "texture": np.array([_TEXTURE_CODES.index(lk.appearance.texture) if lk.appearance.texture in _TEXTURE_CODES
+                             else 0 for lk in looks], dtype=np.int64),
+        "scale": np.array([lk.appearance.pattern_scale_m for lk in looks], dtype=np.float64),
+        "seed": np.array([lk.seed for lk in looks], dtype=np.int64),
+        "patterned": np.array([lk.pattern != "plain" for lk in looks], dtype=bool),
+    }
+    for arr in tables.values():
+        arr.flags.writeable = False
+    opacity = np.array([lk.appearance.opacity for lk in looks], dtype=np.float64)[look_of_prim]
+    opacity.flags.writeable = False
+    memo.key, memo.value = list(prim_looks), (looks, tables, opacity)
+    return looks, tables, opacity
+
+
 def render_rgbd(
     camera: PinholeCamera,
     geometry: SceneGeometry,
@@ -1188,14 +1228,7 @@ def render_rgbd(
     opt = options or RenderOptions()
     h_img, w_img = camera.height, camera.width
     prim_looks = _resolve_looks(geometry, appearances, g)
-    looks: list[SurfaceLook] = []
-    look_of_prim = np.zeros(len(prim_looks), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for p, lk in enumerate(prim_looks):
-        if id(lk) not in seen:
-            seen[id(lk)] = len(looks)
-            looks.append(lk)
-        look_of_prim[p] = seen[id(lk)]
+    looks, tables, opacity = _look_tables(prim_looks)
     if lights is None:
         fwd = camera.T_room_from_camera[:3, 2].copy()
         fwd[2] = 0.0
@@ -1203,18 +1236,6 @@ def render_rgbd(
         lighting = sample_lighting(g, around=camera.position + 2.0 * fwd, ceiling=max(2.6, camera.position[2] + 0.8))
     else:
         lighting = lights
-    tables = {
-        "look_of_prim": look_of_prim,
-        "base": np.array([_srgb_to_linear(np.array(lk.appearance.rgb) / 255.0) for lk in looks]).reshape(-1, 3),
-        "second": np.array([_srgb_to_linear(np.array(lk.pattern_rgb) / 255.0) for lk in looks]).reshape(-1, 3),
-        "gloss": np.array([lk.appearance.gloss for lk in looks], dtype=np.float64),
-        "texture": np.array([_TEXTURE_CODES.index(lk.appearance.texture) if lk.appearance.texture in _TEXTURE_CODES
-                             else 0 for lk in looks], dtype=np.int64),
-        "scale": np.array([lk.appearance.pattern_scale_m for lk in looks], dtype=np.float64),
-        "seed": np.array([lk.seed for lk in looks], dtype=np.int64),
-        "patterned": np.array([lk.pattern != "plain" for lk in looks], dtype=bool),
-    }
-    opacity = np.array([lk.appearance.opacity for lk in looks], dtype=np.float64)[look_of_prim]
     transparent = opacity < 0.5
 
     origin = camera.position

@@ -128,6 +128,9 @@ class Person:
         skin: skin material instance (per-person reflectivity); None = nominal.
         fluctuation: per-frame RCS fluctuation (overrides :attr:`RadarScene.fluctuation`).
         frame_period: s between frames when ``body.times`` is None.
+        object_poses: optional ``T_room_from_object`` of each object at each of the body's frames
+            (``[n_frames, 4, 4]`` per object), when the caller has them already (a renderer that
+            poses a whole sequence at once); None: computed from the body frame by frame.
     """
 
     body: PosedBody
@@ -136,6 +139,7 @@ class Person:
     skin: MaterialInstance | None = None
     fluctuation: Fluctuation | None = None
     frame_period: float | None = None
+    object_poses: tuple[np.ndarray, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -846,7 +850,12 @@ def _frame_cache(scene: RadarScene, frame: int, freq: float, bw: float, gen: np.
     for p in scene.people:
         n = p.body.n_frames
         fr = [max(frame - 1, 0), frame, min(frame + 1, n - 1)]
-        poses.append([c.poses(p.body, fr) for c in p.objects])  # per object [3, 4, 4]: lo, frame, hi
+        if p.object_poses is not None:
+            if len(p.object_poses) != len(p.objects):
+                raise ValueError(f"Person has {len(p.objects)} objects but {len(p.object_poses)} object pose tracks")
+            poses.append([np.asarray(q)[fr] for q in p.object_poses])
+        else:
+            poses.append([c.poses(p.body, fr) for c in p.objects])  # per object [3, 4, 4]: lo, frame, hi
     own = [person_geometry(p.body, frame, p.objects, object_id=i, object_poses=[q[1] for q in poses[i]])
            for i, p in enumerate(scene.people)]
     person_geo = []

@@ -455,11 +455,16 @@ def _render_sequence(
         keep_r = None
         adcs, ras, rds, pts, offs = [], [], [], [], [0]
         obj_rcs, body_rcs, ghost_rcs, clut_rcs = (np.zeros(F) for _ in range(4))
+        # the carried objects' poses at every posed instant, once per sequence (not per frame)
+        t1 = _time.perf_counter()
+        obj_tracks = [tuple(c.poses(pb, np.arange(pb.n_frames)) for c in p.objects) for p, pb in zip(people, posed)]
+        timings["radar"] += _time.perf_counter() - t1
         for f in range(F):
             t1 = _time.perf_counter()
             persons = tuple(
-                Person(body=_slice_posed(pb, 3 * f, 3 * f + 3), clothing=p.clothing, objects=tuple(p.objects), skin=p.skin)
-                for p, pb in zip(people, posed)
+                Person(body=_slice_posed(pb, 3 * f, 3 * f + 3), clothing=p.clothing, objects=tuple(p.objects), skin=p.skin,
+                       object_poses=tuple(q[3 * f: 3 * f + 3] for q in tracks) if tracks else None)
+                for p, pb, tracks in zip(people, posed, obj_tracks)
             )
             rs = replace(base, people=persons)
             s = scene_scatterers(rs, 1 if persons else 0, cfg, rng)
