@@ -161,3 +161,22 @@ def test_simulated_dataset_manifest_records_the_backend() -> None:
         assert manifest_config("weapons", t.default_config(), 2, 0)["fft_backend"] == "scipy"
     finally:
         F.use_backend(before)
+
+
+def test_threads_with_their_own_arrays_get_correct_results(backend: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(seed: int) -> float:
+        x = _signal((12, 256), seed=seed)
+        a = F.empty_aligned(x.shape, np.complex64)
+        out = F.empty_aligned(x.shape, np.complex64)
+        worst = 0.0
+        for _ in range(20):
+            a[...] = x
+            got = F.fft(a, 1, out=out)
+            ref = np.fft.fft(x.astype(np.complex128), axis=1)
+            worst = max(worst, float(np.abs(got - ref).max() / np.abs(ref).max()))
+        return worst
+
+    with ThreadPoolExecutor(4) as pool:
+        assert max(pool.map(work, range(8))) < 2e-6

@@ -22,6 +22,7 @@ dropped first).
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = ["ALIGNMENT", "backend", "empty_aligned", "fft", "fft_inplace", "use_b
 ALIGNMENT = 64  # bytes: enough for every SIMD width FFTW uses (AVX-512 needs 64)
 _MAX_PLANS = 32
 _PLANS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_PLANS_LOCK = threading.Lock()  # the cache is shared by threads (each thread should use its own arrays)
 _BACKEND: str | None = None
 
 
@@ -76,19 +78,21 @@ def _aligned(a: np.ndarray) -> bool:
     return a.ctypes.data % ALIGNMENT == 0
 
 
-def _plan(a: np.ndarray, out: np.ndarray, axis: int, inverse: bool, threads: int) -> Any:
+def _plan(a: np.ndarray, out: np.ndarray, axis: int, inverse: bool, threads: int, keep: bool = True) -> Any:
     import pyfftw
 
     key = (a.ctypes.data, out.ctypes.data, a.shape, a.strides, out.strides, a.dtype.str, axis, inverse, threads)
-    plan = _PLANS.get(key)
-    if plan is None:
+    with _PLANS_LOCK:
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
         plan = pyfftw.FFTW(a, out, axes=(axis,), direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
                            flags=("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"), threads=threads)
-        _PLANS[key] = plan
-        if len(_PLANS) > _MAX_PLANS:
-            _PLANS.popitem(last=False)
-    else:
-        _PLANS.move_to_end(key)
+        if keep:
+            _PLANS[key] = plan
+            if len(_PLANS) > _MAX_PLANS:
+                _PLANS.popitem(last=False)
     return plan
 
 
@@ -132,8 +136,7 @@ def fft(
     src = empty_aligned(a.shape, a.dtype)
     dst = empty_aligned(a.shape, a.dtype)
     src[...] = a
-    _plan(src, dst, ax, inverse, threads).execute()
-    _PLANS.pop(next(reversed(_PLANS)))  # a plan on temporaries is not worth keeping
+    _plan(src, dst, ax, inverse, threads, keep=False).execute()  # a plan on temporaries is not kept
     target[...] = dst
     return target
 
