@@ -419,9 +419,14 @@ class _FastTimeGrid:
         n_k = len(ext)
         self.spread_mat = np.zeros((n_k, blk + w - 1), dtype=np.complex64)  # row k: its weights at its block's columns
         self.spread_mat[np.arange(n_k)[:, None], (ext - block * blk)[:, None] + np.arange(w)[None, :]] = weights
-        n_ext = (int(block[-1]) + 1) * blk + w if n_k else self.m_grid + 2 * w
-        self.ext = _work_array("ext", (n_rows, max(n_ext, self.m_grid + 2 * w)))
-        self.ext.fill(0)
+        # the extended grid: used up to the last block's end; allocated at its largest possible width
+        # (the first point is at most M - w / 2 + 1), so the same work array serves every call
+        self.n_ext = max((int(block[-1]) + 1) * blk + w if n_k else 0, self.m_grid + 2 * w)
+        width = max(((self.m_grid + w // 2 + 1 + w) // blk + 1) * blk + w, self.m_grid + 2 * w)
+        if self.n_ext > width:  # pragma: no cover - guarded by the bound above
+            raise AssertionError(f"gridded sum: extended grid {self.n_ext} > {width}")
+        self.ext = _work_array("ext", (n_rows, width))
+        self.ext[:, : self.n_ext] = 0
 
     def spread(self, left: np.ndarray, lo: int, hi: int) -> None:
         """Add the (sorted) scatterers ``lo:hi`` with their left factors ``left [rows, hi - lo]``."""
@@ -441,7 +446,7 @@ class _FastTimeGrid:
         grid = _work_array("grid", (ext.shape[0], m))  # the same arrays every frame: their FFT plan is reused
         np.copyto(grid, ext[:, w : w + m])  # extended column c is grid point (c - w) mod M
         grid[:, m - w :] += ext[:, :w]
-        tail = ext[:, w + m :]
+        tail = ext[:, w + m : self.n_ext]
         for p in range(0, tail.shape[1], m):
             part = tail[:, p : p + m]
             grid[:, : part.shape[1]] += part
