@@ -15,7 +15,7 @@ Modelled on TI's mmWave SDK out-of-box demo (radar-physics.md 2.2-2.6):
 
 and, for the whole frame, a range-azimuth map (FFT beamforming over the azimuth ULA of the
 TDM-compensated Doppler cube, power summed over Doppler bins; or Capon). The hot path uses
-precomputed windows, DFT/beam matrices and in-place FFTs on reused work arrays
+precomputed windows, DFT/beam matrices and FFTs between reused work arrays
 (:mod:`mmsight.utils.fft`: FFTW when installed, else :mod:`scipy.fft`) so that one iwr6843isk frame
 takes about a millisecond or two on one core; :meth:`SignalChain.process_batch` amortises the FFTs over
 several frames. Deviations from TI are listed in ``docs/radar.md``.
@@ -91,7 +91,7 @@ class ChainOptions:
         n_elevation: elevation grid size of the Capon point estimator.
         cluster: run DBSCAN (:func:`mmsight.radar.clustering.cluster_points`) on the points.
         cluster_eps, cluster_min_samples, cluster_doppler_weight: DBSCAN settings.
-        workers: FFT threads (:func:`mmsight.utils.fft.fft_inplace`; None: 1).
+        workers: FFT threads (:func:`mmsight.utils.fft.fft`; None: 1).
         blas_threads: BLAS threads while a frame is processed (via threadpoolctl; None: leave the
             process setting). The chain's matrix products are small: threading them costs more
             than it saves (4x slower with 2 busy cores), so the default is 1.
@@ -304,7 +304,8 @@ class SignalChain:
     def range_cube(self, adc: np.ndarray, *, reuse: bool = False) -> np.ndarray:
         """Range FFT: ``[..., n_loops, n_tx, n_rx, n_samples]`` -> complex64 ``[..., n_loops, n_virtual, n_range]``.
 
-        With ``reuse=True`` the result lives in a work buffer that the next call overwrites.
+        With ``reuse=True`` the result lives in a work buffer that the next call overwrites (either
+        way the transform runs in the work buffers: ``reuse=False`` returns a copy).
         """
         if not reuse:
             return self.range_cube(adc, reuse=True).copy()
