@@ -1,4 +1,4 @@
-"""FFTs along one axis of reusable work arrays (in place or into a second one): FFTW (pyFFTW) when it is installed, else scipy.fft.
+"""FFTs along one axis of reusable work arrays: FFTW (pyFFTW) when it is installed, else scipy.fft.
 
 The signal chain and the simulator's forward model transform the same work arrays every frame
 (a few hundred transforms of 32-512 points). With one thread FFTW does these in about half the
