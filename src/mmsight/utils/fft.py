@@ -3,9 +3,9 @@
 The signal chain and the simulator's forward model transform the same work arrays every frame
 (a few hundred transforms of 32-512 points). With one thread FFTW does these in about half the
 time of ``scipy.fft`` (``benchmarks/fft_backends.py``: 0.45-0.50x for the range, Doppler and gridded
-sum's transforms of an iwr6843isk frame), which is why it is used when available. FFTW is GPL-licensed, so it is an optional extra
-(``pip install 'mmsight[fftw]'``; ``make setup`` installs it); without it everything runs on
-``scipy.fft``.
+sum's transforms of an iwr6843isk frame), which is why it is used when available. FFTW is
+GPL-licensed, so it is an optional extra (``pip install 'mmsight[fftw]'``; ``make setup`` installs
+it); without it everything runs on ``scipy.fft``.
 
 Backend choice: the environment variable ``MMSIGHT_FFT`` = ``auto`` (default: FFTW if importable),
 ``fftw`` (error if missing) or ``scipy``; :func:`use_backend` switches it in a running process.
