@@ -195,6 +195,30 @@ def test_forward_kinematics_equals_joint_by_joint_reference(body):
         np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-14)
 
 
+def test_forward_kinematics_of_a_joint_subset_equals_the_full_computation(body):
+    from mmsight.sim.motion import gait as mg
+    from mmsight.sim.skeleton import JOINT_PARENTS
+
+    rng = np.random.default_rng(4)
+    angles = rng.normal(scale=0.5, size=(30, N_JOINTS, 3))
+    root = rng.normal(size=(30, 3))
+    p_all, g_all = body.forward_kinematics(angles, root, 0.3)
+    p, g = body.forward_kinematics(angles, root, 0.3, joints=mg._LEG_JOINTS)
+    need = set()
+    for j in mg._LEG_JOINTS:
+        while j >= 0:
+            need.add(int(j))
+            j = int(JOINT_PARENTS[j])
+    rest = sorted(set(range(N_JOINTS)) - need)
+    assert rest  # the arms and the head are left out
+    idx = sorted(need)
+    np.testing.assert_array_equal(p[:, idx], p_all[:, idx])  # bit-identical where computed
+    np.testing.assert_array_equal(g[:, idx], g_all[:, idx])
+    assert np.isnan(p[:, rest]).all() and np.isnan(g[:, rest]).all()
+    with pytest.raises(ValueError, match="outside"):
+        body.forward_kinematics(angles, root, 0.0, joints=(N_JOINTS,))
+
+
 def test_plant_feet_reusing_forward_kinematics_equals_recomputing(body):
     from mmsight.sim.motion import gait as mg
 

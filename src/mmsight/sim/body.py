@@ -15,6 +15,8 @@ kilograms, angles radians.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -367,6 +369,20 @@ def _kinematics_inputs(angles: np.ndarray, root_position: np.ndarray,
     return a, root, head
 
 
+@functools.lru_cache(maxsize=32)
+def _ancestors_mask(joints: tuple[int, ...]) -> np.ndarray:
+    """``[N_JOINTS]`` bool: the joints ``joints`` and all their ancestors (read-only)."""
+    need = np.zeros(N_JOINTS, dtype=bool)
+    for j in joints:
+        if not 0 <= j < N_JOINTS:
+            raise ValueError(f"joint index {j} outside [0, {N_JOINTS})")
+        while j >= 0 and not need[j]:
+            need[j] = True
+            j = _PARENTS[j]
+    need.flags.writeable = False
+    return need
+
+
 @dataclass(frozen=True)
 class BodyShape:
     """One person's body: rest skeleton, segment geometry and masses.
@@ -599,7 +615,8 @@ class BodyShape:
 
     # ---------------------------------------------------------------- kinematics
     def forward_kinematics(
-        self, angles: np.ndarray, root_position: np.ndarray, heading: np.ndarray | float = 0.0
+        self, angles: np.ndarray, root_position: np.ndarray, heading: np.ndarray | float = 0.0,
+        joints: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Joint positions and world rotations.
 
@@ -607,28 +624,38 @@ class BodyShape:
             angles: ``[T, J, 3]`` (or ``[J, 3]``) anatomical joint angles (rad).
             root_position: ``[T, 3]`` (or ``[3]``) pelvis position in the room frame (m).
             heading: ``[T]`` or scalar facing direction (rad, 0 = +y, pi/2 = +x).
+            joints: optional joint indices to compute (with their ancestors); the other joints'
+                entries are NaN. None: all. The computed ones equal the full computation's exactly.
 
         Returns:
             joints ``[T, J, 3]`` (m) and joint world rotations ``[T, J, 3, 3]``.
         """
         a, root, head = _kinematics_inputs(angles, root_position, heading)
         t_count = a.shape[0]
+        need = _ancestors_mask(tuple(int(j) for j in joints)) if joints is not None else None
         # Component-major layout, time last ([J, 3, 3, T]): each joint's rotation and position is a
         # handful of whole-array operations over T (a stacked 3 x 3 matmul costs ~0.2 us per matrix).
         # Joints whose angles are all zero (fingers, toes, ... in most motions) have the identity as
         # local rotation: their world rotation is their parent's (exactly what the product gives).
-        moving = np.flatnonzero(np.any(a != 0.0, axis=(0, 2)))
+        nonzero = np.any(a != 0.0, axis=(0, 2))
+        moving = np.flatnonzero(nonzero if need is None else nonzero & need)
         local = np.zeros((N_JOINTS, 3, 3, t_count))
         local[moving] = _euler_xyz_cm(np.moveaxis(a[:, moving] * ANATOMICAL_SIGNS[moving], 0, -1))  # [J, 3, 3, T]
         rotates = np.zeros(N_JOINTS, dtype=bool)
         rotates[moving] = True
-        g = np.empty((N_JOINTS, 3, 3, t_count))
-        p = np.empty((N_JOINTS, 3, t_count))
+        if need is None:
+            g = np.empty((N_JOINTS, 3, 3, t_count))
+            p = np.empty((N_JOINTS, 3, t_count))
+        else:
+            g = np.full((N_JOINTS, 3, 3, t_count), np.nan)
+            p = np.full((N_JOINTS, 3, t_count), np.nan)
         rz = np.moveaxis(rot_z(-head), 0, -1)
         g[0] = _mat_cm(rz, local[0]) if rotates[0] else rz
         p[0] = root.T
         off = self.offsets
         for j in range(1, N_JOINTS):
+            if need is not None and not need[j]:
+                continue
             par = _PARENTS[j]
             gp = g[par]
             np.add(p[par], gp[:, 0] * off[j, 0] + gp[:, 1] * off[j, 1] + gp[:, 2] * off[j, 2], out=p[j])

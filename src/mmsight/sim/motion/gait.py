@@ -340,7 +340,7 @@ def _pin_leading_foot(
     leading foot already carries the body, so the root re-anchoring absorbs it).
     """
     out = angles.copy()
-    joints, rots = body.forward_kinematics(angles, root, 0.0)
+    joints, rots = body.forward_kinematics(angles, root, 0.0, joints=_LEG_JOINTS)
     lp = _leg_phases(phase, timing_asymmetry)
     ds_all = _double_support(duty, timing_asymmetry)
     for k, side in enumerate(("left", "right")):
@@ -418,6 +418,10 @@ def _cycle_frames(phase: np.ndarray, rate: float) -> float:
     return (phase.shape[0] - 1) / rate / max(phase[-1] - phase[0], 1e-9)
 
 
+# the joints the planting steps read (pelvis, hips, knees, ankles, soles): their forward kinematics only
+_LEG_JOINTS = tuple(JOINT_INDEX[f"{n}_{s}"] for s in ("left", "right") for n in ("hip", "knee", "ankle", "heel", "foot", "toe"))
+
+
 def _anchor(
     body: BodyShape, angles: np.ndarray, weights: np.ndarray, fk: list | None = None
 ) -> np.ndarray:
@@ -430,7 +434,7 @@ def _anchor(
     (joints, rotations) is appended to it for reuse.
     """
     t_count = angles.shape[0]
-    joints, rots = body.forward_kinematics(angles, np.zeros((t_count, 3)), 0.0)
+    joints, rots = body.forward_kinematics(angles, np.zeros((t_count, 3)), 0.0, joints=_LEG_JOINTS)
     if fk is not None:
         fk.append((joints, rots))
     soles = joints[:, body.foot_contact_points()].reshape(t_count, 2, 3, 3)  # [T, foot, point, xyz]
@@ -458,7 +462,7 @@ def _lift_swing_feet(
     ``angles`` (from :func:`_anchor`), translated by ``root`` instead of being recomputed."""
     out = angles.copy()
     if fk is None:
-        joints, rots = body.forward_kinematics(angles, root, 0.0)
+        joints, rots = body.forward_kinematics(angles, root, 0.0, joints=_LEG_JOINTS)
     else:
         joints, rots = fk[0] + root[:, None, :], fk[1]
     soles = joints[:, body.foot_contact_points()].reshape(-1, 2, 3, 3)
