@@ -715,7 +715,7 @@ def _smooth_pelvis(
     xy = trend + fwd * surge[:, None] + lat * sway[:, None]
 
     # vertical path
-    joints, rots = body.forward_kinematics(angles, root, 0.0)
+    joints, rots = body.forward_kinematics(angles, root, 0.0, joints=_LEG_JOINTS)
     ankles = joints[:, [JOINT_INDEX["ankle_left"], JOINT_INDEX["ankle_right"]]]
     knees = angles[:, [JOINT_INDEX["knee_left"], JOINT_INDEX["knee_right"]], 0]
     lp = _leg_phases(phase, params.timing_asymmetry)
