@@ -217,6 +217,9 @@ def test_auto_method_threshold_and_bad_method() -> None:
                                   simulate_adc(cfg, pos[:50], vel[:50], rcs[:50], noise=False, method="direct"))
     with pytest.raises(ValueError, match="method must be 'auto', 'direct' or 'gridded'"):
         simulate_adc(cfg, pos, vel, rcs, method="nufft")
+    ppc = np.broadcast_to(pos[:1], (cfg.n_loops, cfg.n_tx, 1, 3))
+    with pytest.raises(ValueError, match="method must be"):  # also on the per-chirp path, before any work
+        simulate_adc(cfg, pos[:1], vel[:1], rcs[:1], positions_per_chirp=ppc, method="nufft")
 
 
 def test_reference_model_matches_the_analytic_single_target_terms() -> None:

@@ -164,6 +164,8 @@ def simulate_adc(
         ValueError: wrong shapes, non-finite values, negative RCS, a scatterer at R ~ 0 or at or
             beyond :attr:`RadarConfig.max_range` (the message names the argument and index).
     """
+    if method not in ("auto", "direct", "gridded"):
+        raise ValueError(f"method must be 'auto', 'direct' or 'gridded', got {method!r}")
     pos = _as_float_array(positions, "positions", (3,))
     n = pos.shape[0]
     vel = _as_float_array(velocities, "velocities", (3,))
