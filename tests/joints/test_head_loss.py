@@ -169,3 +169,38 @@ def test_heads_torso_mean_sets_d0_of_the_estimator_stages(tiny_core, synth_frame
     shares = lambda r: [b["share_joints"] for b in r["table7"]["kappa_by_threshold_distance"]]  # noqa: E731
     assert shares(res) != shares(res_default)
     assert res["table11"]["before"] == res_default["table11"]["before"]
+
+
+def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_frames) -> None:
+    """The reading of eq. 2 that the paper's tables imply (D0 = 0.2 m, sigmoid on metres) reuses a
+    core trained with the default reading, and the evaluation's kappa truth follows it."""
+    from synth_mars import lookup_estimator
+
+    from mmsight.joints.descriptors import kappa_midpoint
+    from mmsight.joints.evaluate import evaluate_bundle
+    from mmsight.joints.training import train_mmjoints
+
+    base = preset("tiny")
+    assert base.heads.units_per_metre == 100.0
+    with pytest.raises(ConfigError, match="heads.units_per_metre"):
+        MMJointsConfig.from_dict({"heads": {"units_per_metre": 0}}, base=base)
+    cfg = MMJointsConfig.from_dict({"heads": {"torso_mean": 0.2, "units_per_metre": 1.0, "epochs": 2},
+                                    "surrogate": {"epochs": 2}, "downstream": {"activity_seeds": 1}}, base=base)
+    assert core_config_differences(base, cfg) == []
+    rep = train_mmjoints(synth_frames, lookup_estimator(synth_frames), cfg, core=tiny_core, ablations=False,
+                         downstream=False, log=None)
+    assert rep.bundle.units_per_metre == 1.0
+    assert float(rep.bundle.model.descriptor.frame_encoder.reference[3]) == 1.0
+    res = evaluate_bundle(rep.bundle, synth_frames, split="validate")
+    assert res["kappa_units_per_metre"] == 1.0 and res["kappa_torso_mean_m"] == pytest.approx(0.2)
+    kmid = kappa_midpoint(0.2, units_per_metre=1.0)
+    assert kmid == pytest.approx(0.5 / (1 - 1 / (1 + np.exp(0.1))), rel=1e-9)  # 0.5 / f(0), ~0.952
+    rep.bundle.config.heads.units_per_metre = 100.0  # the same bundle read on centimetres
+    res_cm = evaluate_bundle(rep.bundle, synth_frames, split="validate")
+    assert res_cm["kappa_units_per_metre"] == 100.0
+    # the correct / incorrect split is D <= D0 / 2 in either unit: the same ground-truth joint types
+    assert res["table1"]["ground_truth"] == res_cm["table1"]["ground_truth"]
+    assert res["table11"]["before"] == res_cm["table11"]["before"]
+    # the kappa truth is not: kappa = 1 errs by a different amount against the two readings
+    one = lambda r: r["table7"]["baselines"]["kappa_one"]["wmape"]  # noqa: E731
+    assert one(res) != pytest.approx(one(res_cm), rel=1e-3)

@@ -189,7 +189,8 @@ def evaluate_bundle(bundle: MMJointsBundle, frames: MarsFrames, split: str | int
     out = run_mmjoints(bundle.model, samples)
     res: dict[str, Any] = {"estimator": bundle.estimator_info.get("name", bundle.estimator.name), "split": split,
                            "n_samples": len(samples), "dropped": samples.n_dropped,
-                           "kappa_torso_mean_m": float(ref.torso_mean)}
+                           "kappa_torso_mean_m": float(ref.torso_mean),
+                           "kappa_units_per_metre": float(bundle.units_per_metre)}
     gt, pred = samples.gt, samples.pred
 
     # ---- Tables 7 / 9: descriptor errors -------------------------------------------------

@@ -695,7 +695,7 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 #: module's shape), and may therefore differ between a core and the estimator stages trained on it.
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
-    "heads.loss", "heads.unit_weight", "heads.torso_mean", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
+    "heads.loss", "heads.unit_weight", "heads.torso_mean", "heads.units_per_metre", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
     "downstream.batch_size", "downstream.lr", "threads", "stage_seed")
 
 
