@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from synth_mars import synthetic_frames  # noqa: E402
 
 from mmsight.joints.downstream import (  # noqa: E402
+    MIN_DESC_STD,
     ActivityLSTM,
     PoseRefiner,
     activity_windows,
@@ -106,3 +107,43 @@ def test_training_loops_are_seeded() -> None:
         train_refiner(m, pose, gt, epochs=2, batch_size=32, seed=3)
         outs.append(predict_refiner(m, pose[:5]))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_descriptor_standardisation_is_per_joint_and_off_by_default() -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    pose = rng.normal(0, 0.3, size=(n, 19, 3)).astype(np.float32)
+    desc = np.stack([rng.random((n, 19)), 0.9 + 0.1 * rng.random((n, 19))], axis=-1).astype(np.float32)
+    desc[:, 3, 0] = 0.5  # a constant descriptor: its std is floored, not divided by zero
+    raw = PoseRefiner(19, 2, [16])
+    train_refiner(raw, pose, pose, desc, epochs=1, batch_size=64)
+    assert torch.equal(raw.desc_mean, torch.zeros(19, 2)) and torch.equal(raw.desc_std, torch.ones(19, 2))
+    m = PoseRefiner(19, 2, [16])
+    train_refiner(m, pose, pose, desc, epochs=1, batch_size=64, standardize_descriptors=True)
+    assert np.allclose(m.desc_mean.numpy(), desc.mean(0), atol=1e-6)
+    assert np.allclose(m.desc_std.numpy()[:, 1], desc[..., 1].std(0), rtol=1e-5)
+    assert m.desc_std[3, 0].item() == pytest.approx(MIN_DESC_STD)
+    assert torch.isfinite(m(torch.from_numpy(pose[:4]), torch.from_numpy(desc[:4]))).all()
+    lstm = ActivityLSTM(19, 2)
+    seq = np.repeat(pose[:, None], 5, axis=1)
+    train_activity(lstm, seq, rng.integers(0, 10, n), np.repeat(desc[:, None], 5, axis=1), epochs=1,
+                   standardize_descriptors=True)
+    assert np.allclose(lstm.desc_mean.numpy(), desc.mean(0), atol=1e-6)
+    bad = desc.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        PoseRefiner(19, 2, [16]).set_descriptor_normalization(bad)
+
+
+def test_models_saved_before_descriptor_standardisation_load_as_identity() -> None:
+    m = PoseRefiner(19, 2, [16])
+    with torch.no_grad():
+        m.net[-1].weight.normal_(0, 0.1)
+    old = {k: v for k, v in m.state_dict().items() if not k.startswith("desc_")}  # an older checkpoint
+    fresh = PoseRefiner(19, 2, [16])
+    fresh.load_state_dict(old, strict=True)
+    assert torch.equal(fresh.desc_mean, torch.zeros(19, 2)) and torch.equal(fresh.desc_std, torch.ones(19, 2))
+    pose, desc = torch.randn(3, 19, 3), torch.rand(3, 19, 2)
+    assert torch.equal(fresh(pose, desc), m(pose, desc))
+    lstm = ActivityLSTM(19, 1)
+    ActivityLSTM(19, 1).load_state_dict({k: v for k, v in lstm.state_dict().items() if not k.startswith("desc_")})

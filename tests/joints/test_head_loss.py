@@ -184,6 +184,10 @@ def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_fr
     assert base.heads.units_per_metre == 100.0
     with pytest.raises(ConfigError, match="heads.units_per_metre"):
         MMJointsConfig.from_dict({"heads": {"units_per_metre": 0}}, base=base)
+    with pytest.raises(ConfigError, match="downstream.standardize_descriptors"):
+        MMJointsConfig.from_dict({"downstream": {"standardize_descriptors": "yes"}}, base=base)
+    assert core_config_differences(
+        base, MMJointsConfig.from_dict({"downstream": {"standardize_descriptors": True}}, base=base)) == []
     cfg = MMJointsConfig.from_dict({"heads": {"torso_mean": 0.2, "units_per_metre": 1.0, "epochs": 2},
                                     "surrogate": {"epochs": 2}, "downstream": {"activity_seeds": 1}}, base=base)
     assert core_config_differences(base, cfg) == []

@@ -29,6 +29,39 @@ from mmsight.joints.pipeline import register_extra
 
 #: Floor (m) on the per-coordinate standard deviation used to standardise poses.
 MIN_STD = 0.05
+#: Floor on the per-joint standard deviation used to standardise descriptors (they lie in [0, 1]).
+MIN_DESC_STD = 0.02
+
+
+class _DescriptorInput(nn.Module):
+    """Per-joint standardisation of the descriptors appended to a pose, ``(desc - mean) / std``.
+
+    Identity until :meth:`set_descriptor_normalization` is called, and for checkpoints written
+    before it existed (their state has no ``desc_mean`` / ``desc_std``: identity is filled in)."""
+
+    def _init_descriptor_input(self, n_joints: int, n_desc: int) -> None:
+        self.register_buffer("desc_mean", torch.zeros(n_joints, n_desc))
+        self.register_buffer("desc_std", torch.ones(n_joints, n_desc))
+
+    @torch.no_grad()
+    def set_descriptor_normalization(self, desc: Any) -> None:
+        """Statistics ``[J, n_desc]`` from training descriptors ``[..., J, n_desc]`` (std floored at
+        :data:`MIN_DESC_STD`)."""
+        d = torch.as_tensor(np.asarray(desc, np.float64)).reshape(-1, *self.desc_mean.shape)
+        if not torch.isfinite(d).all():
+            raise ValueError("descriptors for the input standardisation contain NaN or inf")
+        self.desc_mean.copy_(d.mean(0).to(torch.float32))
+        self.desc_std.copy_(d.std(0, unbiased=False).clamp_min(MIN_DESC_STD).to(torch.float32))
+
+    def _standardized(self, desc: torch.Tensor) -> torch.Tensor:
+        return (desc - self.desc_mean) / self.desc_std
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for name in ("desc_mean", "desc_std"):
+            if prefix + name not in state_dict:  # written before descriptor standardisation
+                state_dict[prefix + name] = getattr(self, name).new_full(getattr(self, name).shape,
+                                                                         0.0 if name == "desc_mean" else 1.0)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 __all__ = [
     "PoseRefiner",
@@ -41,7 +74,7 @@ __all__ = [
 ]
 
 
-class PoseRefiner(nn.Module):
+class PoseRefiner(_DescriptorInput):
     """Skeleton (+ descriptors) -> refined skeleton (residual MLP on standardised coordinates).
 
     Args:
@@ -60,6 +93,7 @@ class PoseRefiner(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("pose_mean", torch.zeros(n_joints, 3))
         self.register_buffer("pose_std", torch.ones(n_joints, 3))
+        self._init_descriptor_input(n_joints, n_desc)
 
     @torch.no_grad()
     def set_normalization(self, mean: Any, std: Any) -> None:
@@ -74,12 +108,12 @@ class PoseRefiner(nn.Module):
         if self.n_desc:
             if desc is None or desc.shape[-1] != self.n_desc:
                 raise ValueError(f"this refiner needs {self.n_desc} descriptors per joint")
-            parts.append(desc)
+            parts.append(self._standardized(desc))
         delta = self.net(torch.cat(parts, dim=-1).flatten(1)).view_as(pose)
         return pose + delta * self.pose_std
 
 
-class ActivityLSTM(nn.Module):
+class ActivityLSTM(_DescriptorInput):
     """LSTM activity classifier over ``T`` skeletons (+ descriptors).
 
     Args:
@@ -100,6 +134,7 @@ class ActivityLSTM(nn.Module):
         self.cls = nn.Linear(hidden, n_classes)
         self.register_buffer("pose_mean", torch.zeros(n_joints, 3))
         self.register_buffer("pose_std", torch.ones(n_joints, 3))
+        self._init_descriptor_input(n_joints, n_desc)
 
     @torch.no_grad()
     def set_normalization(self, mean: Any, std: Any) -> None:
@@ -114,7 +149,7 @@ class ActivityLSTM(nn.Module):
         if self.n_desc:
             if desc is None or desc.shape[-1] != self.n_desc:
                 raise ValueError(f"this classifier needs {self.n_desc} descriptors per joint")
-            parts.append(desc)
+            parts.append(self._standardized(desc))
         h = torch.relu(self.inp(torch.cat(parts, dim=-1).flatten(2)))
         out, _ = self.lstm(h)
         return self.cls(self.drop(out[:, -1]))
@@ -191,6 +226,7 @@ def _loop(model: nn.Module, n: int, step: Callable[[np.ndarray], torch.Tensor], 
 
 def train_refiner(model: PoseRefiner, pose: np.ndarray, gt: np.ndarray, desc: np.ndarray | None = None, *,
                   epochs: int = 40, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
+                  standardize_descriptors: bool = False,
                   log: Callable[[str], None] | None = None) -> list[float]:
     """Fit ``model`` so that ``model(pose, desc) ~ gt`` (MSE on standardised coordinates).
 
@@ -198,11 +234,15 @@ def train_refiner(model: PoseRefiner, pose: np.ndarray, gt: np.ndarray, desc: np
         pose: black-box skeletons ``[N, J, 3]`` (m).
         gt: ground truth ``[N, J, 3]`` (m).
         desc: descriptors ``[N, J, n_desc]`` (None for the pose-only control).
+        standardize_descriptors: standardise ``desc`` per joint with its training statistics, as
+            the coordinates are (default False: fed raw).
 
     Returns:
         the training loss of every epoch.
     """
     model.set_normalization(gt.mean(axis=0), gt.std(axis=0))
+    if desc is not None and standardize_descriptors:
+        model.set_descriptor_normalization(desc)
     p = torch.from_numpy(np.ascontiguousarray(pose, dtype=np.float32))
     g = torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32))
     d = None if desc is None else torch.from_numpy(np.ascontiguousarray(desc, dtype=np.float32))
@@ -228,11 +268,15 @@ def predict_refiner(model: PoseRefiner, pose: np.ndarray, desc: np.ndarray | Non
 
 def train_activity(model: ActivityLSTM, poses: np.ndarray, labels: np.ndarray, desc: np.ndarray | None = None, *,
                    epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
+                   standardize_descriptors: bool = False,
                    log: Callable[[str], None] | None = None) -> list[float]:
     """Fit the classifier on sequences ``poses [N, T, J, 3]`` (+ ``desc [N, T, J, n_desc]``), labels ``[N]``
-    in ``0..n_classes-1`` (cross-entropy). Returns the loss of every epoch."""
+    in ``0..n_classes-1`` (cross-entropy); ``standardize_descriptors`` as in :func:`train_refiner`.
+    Returns the loss of every epoch."""
     flat = poses.reshape(-1, poses.shape[-2], 3)
     model.set_normalization(flat.mean(axis=0), flat.std(axis=0))
+    if desc is not None and standardize_descriptors:
+        model.set_descriptor_normalization(desc)
     p = torch.from_numpy(np.ascontiguousarray(poses, dtype=np.float32))
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     d = None if desc is None else torch.from_numpy(np.ascontiguousarray(desc, dtype=np.float32))

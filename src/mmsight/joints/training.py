@@ -696,7 +696,7 @@ def run_descriptor_stage(stage: DescriptorStage, samples: SampleSet, inputs: Hea
 ESTIMATOR_STAGE_SETTINGS: tuple[str, ...] = (
     "surrogate.epochs", "surrogate.batch_size", "surrogate.lr", "heads.epochs", "heads.batch_size", "heads.lr",
     "heads.loss", "heads.unit_weight", "heads.torso_mean", "heads.units_per_metre", "downstream.refine_epochs", "downstream.activity_epochs", "downstream.activity_seeds",
-    "downstream.batch_size", "downstream.lr", "threads", "stage_seed")
+    "downstream.batch_size", "downstream.lr", "downstream.standardize_descriptors", "threads", "stage_seed")
 
 
 def stage_reference(reference: DescriptorReference, config: MMJointsConfig) -> DescriptorReference:
@@ -1091,7 +1091,7 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
         torch.manual_seed(cfg.estimator_stage_seed + 10)
         m = PoseRefiner(cfg.n_joints, n_desc, dc.refine_hidden, dc.refine_dropout)
         train_refiner(m, samples.pred, samples.gt, d, epochs=dc.refine_epochs, batch_size=dc.batch_size, lr=dc.lr,
-                      seed=cfg.estimator_stage_seed + 10, log=log)
+                      seed=cfg.estimator_stage_seed + 10, standardize_descriptors=dc.standardize_descriptors, log=log)
         bundle.add_extra(name, "refiner", m, n_desc=n_desc)
     wins = activity_windows(samples.targets, samples.frames.run_id, dc.activity_window)
     if len(wins) == 0:
@@ -1110,7 +1110,8 @@ def _train_downstream(bundle: MMJointsBundle, samples: SampleSet, est: dict[str,
             n_desc = 0 if d is None else d.shape[-1]
             m = ActivityLSTM(cfg.n_joints, n_desc, dc.activity_hidden, dc.activity_layers, dc.n_classes, dc.dropout)
             train_activity(m, seq, labels, None if d is None else d[wins], epochs=dc.activity_epochs,
-                           batch_size=dc.batch_size, lr=dc.lr, seed=seed, log=log if s == 0 else None)
+                           batch_size=dc.batch_size, lr=dc.lr, seed=seed,
+                           standardize_descriptors=dc.standardize_descriptors, log=log if s == 0 else None)
             bundle.add_extra(activity_extra_name(name, s), "activity", m, n_desc=n_desc)
 
 

@@ -231,6 +231,11 @@ class DownstreamConfig:
         dropout: dropout on the activity LSTM output.
         batch_size, lr: optimisation.
         n_classes: activity classes (MARS: 10 movements).
+        standardize_descriptors: feed the descriptors to both models standardised per joint with
+            their training mean and standard deviation, as the coordinates are. Default False: raw
+            (0..1), which suits the default step-like kappa. With kappa on metres
+            (``heads.units_per_metre: 1``) most joints' kappa lies within a few hundredths of 1, and
+            raw input leaves that variation nearly invisible next to standardised coordinates.
     """
 
     refine_hidden: list[int] = field(default_factory=lambda: [256, 256])
@@ -245,6 +250,7 @@ class DownstreamConfig:
     batch_size: int = 256
     lr: float = 1e-3
     n_classes: int = 10
+    standardize_descriptors: bool = False
 
 
 @dataclass
@@ -327,6 +333,8 @@ class MMJointsConfig:
              f"heads.torso_mean must be None or a length in metres in (0, 3), got {h.torso_mean!r}"),
             (self.downstream.activity_window >= 1, "downstream.activity_window must be >= 1"),
             (self.downstream.activity_seeds >= 1, "downstream.activity_seeds must be >= 1"),
+            (isinstance(self.downstream.standardize_descriptors, bool),
+             f"downstream.standardize_descriptors must be true or false, got {self.downstream.standardize_descriptors!r}"),
             (self.threads >= 1, "threads must be >= 1"),
             (self.stage_seed is None or self.stage_seed >= 0, f"stage_seed must be None or >= 0, got {self.stage_seed}"),
         ]
