@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mmsight.joints.descriptors import (
+    DEFAULT_UNITS_PER_METRE,
     JOINT_TYPE_NAMES,
     KINECT25_TO_MARS19,
     MARS19_TORSO,
@@ -125,7 +126,7 @@ def test_sensing_score_hand_example() -> None:
 def test_reliability_hand_example() -> None:
     truth = np.zeros((3, 3))
     pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.25, 0.0], [0.0, 0.0, 0.27]])
-    kappa = reliability_score(pred, truth, 0.5)
+    kappa = reliability_score(pred, truth, 0.5, units_per_metre=100.0)
     assert kappa[0] == 1.0
     assert kappa[1] == pytest.approx(0.5 * (1 + math.exp(-25)), rel=1e-12)
     assert kappa[2] == pytest.approx(0.11920292202211755 * (1 + math.exp(-25)), rel=1e-12)
@@ -134,8 +135,12 @@ def test_reliability_hand_example() -> None:
     assert reliability_from_distance(1.25, 0.5, units_per_metre=1.0) == pytest.approx(
         0.2689414213699951 / 0.5621765008857981, rel=1e-12
     )
-    assert kappa_midpoint(0.5) == pytest.approx(0.5 * (1 + math.exp(-25)), rel=1e-15)
+    assert kappa_midpoint(0.5, units_per_metre=100.0) == pytest.approx(0.5 * (1 + math.exp(-25)), rel=1e-15)
     assert kappa_midpoint(0.5, units_per_metre=1.0) == pytest.approx(0.889400391535702, rel=1e-12)
+    # the default is metres (eq. 2 as printed, SI units)
+    assert DEFAULT_UNITS_PER_METRE == 1.0
+    np.testing.assert_array_equal(reliability_score(pred, truth, 0.5), kappa_m)
+    assert kappa_midpoint(0.5) == kappa_midpoint(0.5, units_per_metre=1.0)
 
 
 @pytest.mark.parametrize("units", [1.0, 10.0, 100.0])

@@ -180,8 +180,8 @@ def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_fr
     from mmsight.joints.evaluate import evaluate_bundle
     from mmsight.joints.training import train_mmjoints
 
-    base = preset("tiny")
-    assert base.heads.units_per_metre == 100.0
+    base = MMJointsConfig.from_dict({"heads": {"units_per_metre": 100.0}}, base=preset("tiny"))  # a cm core
+    assert preset("tiny").heads.units_per_metre == 1.0 and preset("paper").heads.units_per_metre == 1.0
     with pytest.raises(ConfigError, match="heads.units_per_metre"):
         MMJointsConfig.from_dict({"heads": {"units_per_metre": 0}}, base=base)
     with pytest.raises(ConfigError, match="downstream.standardize_descriptors"):

@@ -10,8 +10,9 @@ states the definitions and every deviation.
   paper's formula, any other value is our optional rescaling (the midpoint does not move);
 * reliability score (eq. 2-3): ``f(D) = 1 - sigmoid(u (D - D0 / 2))`` and ``kappa = f(D) / f(0)``
   with ``D = ||pred - truth||`` and ``D0`` the mean torso length, both in metres, and
-  ``u = units_per_metre`` the unit the sigmoid is evaluated in (default 100: centimetres, the unit
-  of the paper, whose configuration uses ``D0 = 20``); ``u = 1`` evaluates it on metres.
+  ``u = units_per_metre`` the unit the sigmoid is evaluated in: default 1, metres (eq. 2 as
+  printed, in SI units; the reading the paper's Tables 1, 7 and 9 imply, docs/joints.md 8.5);
+  ``u = 100`` evaluates it on centimetres (a near step at ``D0 / 2``).
 
 Every function takes numpy arrays (the reference implementation) or torch tensors (same formulas,
 differentiable); torch is imported only when a tensor is passed.
@@ -53,8 +54,8 @@ KINECT25_TO_MARS19: tuple[int, ...] = tuple(i for i in range(21) if i not in (7,
 MARS19_TORSO: tuple[int, int] = (KINECT25_TO_MARS19.index(20), KINECT25_TO_MARS19.index(0))
 #: Floor on the joint-to-point distance in the signal strength, metres (see ``signal_strength``).
 DEFAULT_DISTANCE_FLOOR = 0.05
-#: Unit of the reliability sigmoid: 100 evaluates it on centimetres, as the paper does.
-DEFAULT_UNITS_PER_METRE = 100.0
+#: Unit of the reliability sigmoid: 1 evaluates eq. 2 on metres (as printed, SI); 100 on centimetres.
+DEFAULT_UNITS_PER_METRE = 1.0
 #: Joint types of Table 1 / Fig. 2, in the column order of Table 1 (codes 0-3 of ``JointTypes``).
 JOINT_TYPE_NAMES: tuple[str, str, str, str] = (
     "correct_not_sensed",  # region D of Fig. 2: right although the radar saw little there
@@ -358,7 +359,7 @@ def reliability_score(
         pred: predicted joints ``[..., J, 3]`` in metres.
         truth: ground-truth joints, same shape as ``pred``.
         torso_mean: mean torso length ``D0`` in metres.
-        units_per_metre: unit of the sigmoid (100 = cm, the paper's; 1 = metres).
+        units_per_metre: unit of the sigmoid (1 = metres, the default; 100 = cm).
 
     Returns:
         ``kappa [..., J]`` in (0, 1].

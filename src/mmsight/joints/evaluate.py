@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from mmsight.eval.regression import smape, wmape
-from mmsight.joints.descriptors import joint_types, kappa_midpoint, sensing_score
+from mmsight.joints.descriptors import joint_types, kappa_midpoint, reliability_from_distance, sensing_score
 from mmsight.joints.downstream import activity_windows, predict_activity, predict_refiner
 from mmsight.joints.estimators.train import pose_metrics
 from mmsight.joints.mars_data import MARS19_LOWER, MARS19_NAMES, MARS19_UPPER, MarsFrames, load_mars_npz
@@ -586,31 +586,35 @@ def describe(data: str | os.PathLike, out_dir: str | os.PathLike, checkpoint: st
                 fh.write(f"{row[0]},{row[1]},{row[2]},{row[3]:.4f},{row[4]:.4f},{row[5]:.4f},{row[6]:.4f},{row[7]:.4f}\n")
         paths["csv"] = p
     if len(samples):
+        d0, unit = bundle.descriptor_reference.torso_mean, bundle.units_per_metre  # kappa colours: D = D0 .. 0
         row = int(np.argmax(frames.n_points[fidx])) if frame is None else int(frame)
         paths["figure"] = plot_skeleton(samples.pred[row], out["xi"][row], out["kappa"][row],
                                         os.path.join(out_dir, "skeleton.png"),
                                         title=f"frame {int(fidx[row])} ({bundle.estimator_info.get('name', '')})",
-                                        points=frames.frame_points(int(fidx[row])))
+                                        points=frames.frame_points(int(fidx[row])),
+                                        kappa_range=(float(reliability_from_distance(d0, d0, units_per_metre=unit)), 1.0))
     if log:
         log(f"[describe] {len(samples)} frames x {samples.pred.shape[1]} joints -> {out_dir}")
     return {"paths": paths, "n_frames": len(samples), "checkpoint": os.fspath(ck)}
 
 
 def plot_skeleton(joints: np.ndarray, xi: np.ndarray, kappa: np.ndarray, path: str, *, title: str = "",
-                  points: np.ndarray | None = None) -> str:
-    """Two side views (x-z) of a skeleton ``[J, 3]`` coloured by ``xi`` and by ``kappa``; saves a PNG."""
+                  points: np.ndarray | None = None, kappa_range: tuple[float, float] = (0.0, 1.0)) -> str:
+    """Two side views (x-z) of a skeleton ``[J, 3]`` coloured by ``xi`` (0..1) and by ``kappa``
+    (over ``kappa_range``: on metres kappa spans only ~0.75..1 for errors up to D0); saves a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 5), constrained_layout=True)
-    for ax, val, name in ((axes[0], xi, "sensing score ξ"), (axes[1], kappa, "reliability score κ")):
+    for ax, val, name, (lo, hi) in ((axes[0], xi, "sensing score ξ", (0.0, 1.0)),
+                                    (axes[1], kappa, "reliability score κ", kappa_range)):
         if points is not None and len(points):
             ax.scatter(points[:, 0], points[:, 2], s=6, c="0.75", label="radar points")
         for a, b in MARS19_BONES:
             ax.plot(joints[[a, b], 0], joints[[a, b], 2], c="0.4", lw=1.5, zorder=1)
-        sc = ax.scatter(joints[:, 0], joints[:, 2], c=val, cmap="viridis", vmin=0, vmax=1, s=60, zorder=2,
+        sc = ax.scatter(joints[:, 0], joints[:, 2], c=val, cmap="viridis", vmin=lo, vmax=hi, s=60, zorder=2,
                         edgecolors="k")
         ax.set_aspect("equal")
         ax.set_xlabel("x (m)")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from mmsight.joints.descriptors import (
+    DEFAULT_UNITS_PER_METRE,
     DescriptorReference,
     reliability_score,
     sensing_score,
@@ -249,7 +250,7 @@ def frame_signal_strength(frames: MarsFrames, frame_idx: np.ndarray, joints: np.
 
 
 def descriptor_targets(samples: SampleSet, reference: DescriptorReference, xi_scale: float,
-                       units_per_metre: float = 100.0, pred: np.ndarray | None = None) -> DescriptorTargets:
+                       units_per_metre: float = DEFAULT_UNITS_PER_METRE, pred: np.ndarray | None = None) -> DescriptorTargets:
     """Ground-truth descriptors of every sample (the samples must be labelled).
 
     ``psi`` is evaluated at the ground-truth joints with all points of the sample's frame;

@@ -184,7 +184,9 @@ class HeadConfig:
         xi_scale: ``scale`` of eq. 1 for the primary sensing score: ``"psi_std"`` (the training
             standard deviation of psi, a graded score) or a positive number (1 = the paper's
             formula, a 0/1 step on MARS). The s = 1 score is always learned as a second output.
-        units_per_metre: unit of the reliability sigmoid (100 = cm, the paper's).
+        units_per_metre: unit of the reliability sigmoid: 1 = metres (eq. 2 as printed, in SI; the
+            reading the paper's tables imply, docs/joints.md 8.5), 100 = centimetres (a near step
+            at D0 / 2, the default of checkpoints before the ninth session).
         loss: ``"mse"`` (eq. 20, the paper's) or ``"l1"`` (mean absolute error on every output). The
             descriptors are scored by sMAPE and wMAPE, absolute-error metrics whose minimiser is the
             conditional median, while MSE learns the conditional mean; for kappa, which is nearly
@@ -203,7 +205,7 @@ class HeadConfig:
     hourglass: list[int] = field(default_factory=lambda: [256, 128, 64, 128, 256])
     dropout: float = 0.1
     xi_scale: Any = "psi_std"
-    units_per_metre: float = 100.0
+    units_per_metre: float = 1.0
     loss: str = "mse"
     unit_weight: float = 1.0
     torso_mean: float | None = None
@@ -232,10 +234,9 @@ class DownstreamConfig:
         batch_size, lr: optimisation.
         n_classes: activity classes (MARS: 10 movements).
         standardize_descriptors: feed the descriptors to both models standardised per joint with
-            their training mean and standard deviation, as the coordinates are. Default False: raw
-            (0..1), which suits the default step-like kappa. With kappa on metres
-            (``heads.units_per_metre: 1``) most joints' kappa lies within a few hundredths of 1, and
-            raw input leaves that variation nearly invisible next to standardised coordinates.
+            their training mean and standard deviation, as the coordinates are (default). With
+            kappa on metres most joints' kappa lies within a few hundredths of 1, and raw input
+            (False, as before the ninth session) leaves that variation nearly unused.
     """
 
     refine_hidden: list[int] = field(default_factory=lambda: [256, 256])
@@ -250,7 +251,7 @@ class DownstreamConfig:
     batch_size: int = 256
     lr: float = 1e-3
     n_classes: int = 10
-    standardize_descriptors: bool = False
+    standardize_descriptors: bool = True
 
 
 @dataclass
