@@ -109,7 +109,7 @@ def test_training_loops_are_seeded() -> None:
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_descriptor_standardisation_is_per_joint_and_off_by_default() -> None:
+def test_descriptor_standardisation_is_per_joint_and_opt_in_for_the_training_functions() -> None:
     rng = np.random.default_rng(1)
     n = 300
     pose = rng.normal(0, 0.3, size=(n, 19, 3)).astype(np.float32)
