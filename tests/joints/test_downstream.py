@@ -131,7 +131,7 @@ def test_descriptor_standardisation_is_per_joint_and_opt_in_for_the_training_fun
     assert np.allclose(lstm.desc_mean.numpy(), desc.mean(0), atol=1e-6)
     bad = desc.copy()
     bad[0, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="1 NaN or inf value.*joint 0"):
         PoseRefiner(19, 2, [16]).set_descriptor_normalization(bad)
 
 
@@ -145,5 +145,7 @@ def test_models_saved_before_descriptor_standardisation_load_as_identity() -> No
     assert torch.equal(fresh.desc_mean, torch.zeros(19, 2)) and torch.equal(fresh.desc_std, torch.ones(19, 2))
     pose, desc = torch.randn(3, 19, 3), torch.rand(3, 19, 2)
     assert torch.equal(fresh(pose, desc), m(pose, desc))
-    lstm = ActivityLSTM(19, 1)
-    ActivityLSTM(19, 1).load_state_dict({k: v for k, v in lstm.state_dict().items() if not k.startswith("desc_")})
+    lstm, old_lstm = ActivityLSTM(19, 1), ActivityLSTM(19, 1)
+    old_lstm.desc_mean.fill_(0.7)
+    old_lstm.load_state_dict({k: v for k, v in lstm.state_dict().items() if not k.startswith("desc_")})
+    assert torch.equal(old_lstm.desc_mean, torch.zeros(19, 1))

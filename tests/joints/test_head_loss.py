@@ -171,7 +171,7 @@ def test_heads_torso_mean_sets_d0_of_the_estimator_stages(tiny_core, synth_frame
     assert res["table11"]["before"] == res_default["table11"]["before"]
 
 
-def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_frames) -> None:
+def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_frames, tmp_path) -> None:
     """The reading of eq. 2 that the paper's tables imply (D0 = 0.2 m, sigmoid on metres) reuses a
     core trained with the default reading, and the evaluation's kappa truth follows it."""
     from synth_mars import lookup_estimator
@@ -195,6 +195,17 @@ def test_heads_units_per_metre_is_an_estimator_stage_setting(tiny_core, synth_fr
                          downstream=False, log=None)
     assert rep.bundle.units_per_metre == 1.0
     assert float(rep.bundle.model.descriptor.frame_encoder.reference[3]) == 1.0
+    # a checkpoint keeps its unit; one written before descriptor standardisation existed reads as raw
+    import json
+
+    from mmsight.joints.pipeline import MMJointsBundle
+
+    rep.bundle.save(tmp_path / "ck")
+    assert MMJointsBundle.load(tmp_path / "ck").units_per_metre == 1.0
+    meta = json.loads((tmp_path / "ck" / "config.json").read_text())
+    assert meta["config"]["downstream"].pop("standardize_descriptors") is True
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(meta))
+    assert MMJointsBundle.load(tmp_path / "ck").config.downstream.standardize_descriptors is False
     res = evaluate_bundle(rep.bundle, synth_frames, split="validate")
     assert res["kappa_units_per_metre"] == 1.0 and res["kappa_torso_mean_m"] == pytest.approx(0.2)
     kmid = kappa_midpoint(0.2, units_per_metre=1.0)

@@ -48,8 +48,10 @@ class _DescriptorInput(nn.Module):
         """Statistics ``[J, n_desc]`` from training descriptors ``[..., J, n_desc]`` (std floored at
         :data:`MIN_DESC_STD`)."""
         d = torch.as_tensor(np.asarray(desc, np.float64)).reshape(-1, *self.desc_mean.shape)
-        if not torch.isfinite(d).all():
-            raise ValueError("descriptors for the input standardisation contain NaN or inf")
+        bad = ~torch.isfinite(d)
+        if bad.any():
+            raise ValueError(f"descriptors for the input standardisation contain {int(bad.sum())} NaN or inf "
+                             f"value(s), first at joint {int(bad.nonzero()[0, 1])}")
         self.desc_mean.copy_(d.mean(0).to(torch.float32))
         self.desc_std.copy_(d.std(0, unbiased=False).clamp_min(MIN_DESC_STD).to(torch.float32))
 

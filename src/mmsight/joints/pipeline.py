@@ -493,7 +493,10 @@ class MMJointsBundle:
             raise CheckpointError(f"{w_path}: unreadable weights ({type(exc).__name__}: {exc})") from exc
         if meta.get("sha256") != _digest(tensors):
             raise CheckpointError(f"{w_path}: checksum mismatch, the weights are corrupt")
-        config = MMJointsConfig.from_dict(meta["config"])
+        stored = meta["config"]
+        if "standardize_descriptors" not in stored.get("downstream", {}):  # written before the option:
+            stored = {**stored, "downstream": {**stored.get("downstream", {}), "standardize_descriptors": False}}
+        config = MMJointsConfig.from_dict(stored)  # ... its downstream models were trained on raw descriptors
         der = meta["derived"]
         model = MMJoints(config, der["n_components"], der["n_clusters"])
         # a core-only checkpoint has untrained surrogate and heads: they may come from another code version
